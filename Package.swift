@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Data flows one way: ModelFormats -> Tokenizers -> Transformer -> Probe -> RunStore -> qkprobe.
+// LogicTasks (datasets, templates) only needs a tokenizer for the one-token option check.
+let package = Package(
+    name: "qkprobe",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "qkprobe", targets: ["qkprobe"]),
+        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+
+        .target(name: "ModelFormats", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Tokenizers", dependencies: ["ModelFormats"]),
+        .target(name: "Transformer", dependencies: ["ModelFormats", "Tokenizers", "CBLAS"]),
+        .target(name: "LogicTasks", dependencies: ["Tokenizers"]),
+        .target(name: "RunStore", dependencies: ["CHDF5"]),
+        .target(name: "Probe", dependencies: ["Transformer", "LogicTasks", "RunStore"]),
+        .executableTarget(
+            name: "qkprobe",
+            dependencies: [
+                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LogicTasksTests", dependencies: ["LogicTasks"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
+        .testTarget(name: "ProbeTests", dependencies: ["Probe"], resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,4 @@
+#ifndef QKPROBE_CBLAS_SHIM_H
+#define QKPROBE_CBLAS_SHIM_H
+#include <cblas.h>
+#endif

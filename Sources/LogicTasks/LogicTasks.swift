@@ -1,0 +1,1 @@
+// Logic tasks: generator, checker, loaders for public benchmarks, prompt templates.

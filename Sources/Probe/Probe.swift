@@ -1,0 +1,1 @@
+// QK-scores, model baseline, head accuracy, selection and transfer.

@@ -1,0 +1,2 @@
+// Transformer runtime: shared kernels, one file per architecture family, hook points, KV cache.
+import ModelFormats

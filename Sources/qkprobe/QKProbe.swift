@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct QKProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qkprobe",
+        abstract: "Probe which attention heads of a language model know the answer to a logic problem (QK-score).",
+        version: "0.1.0",
+        subcommands: [])
+}
