@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Data flows one way: ModelFormats -> Tokenizers -> Transformer -> Probe -> RunStore -> qkprobe.
-// LogicTasks (datasets, templates) only needs a tokenizer for the one-token option check.
+// LogicTasks (datasets, templates) knows no model: the one-token option check takes a tokenize function.
 let package = Package(
     name: "qkprobe",
     platforms: [.macOS(.v13)],
@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "ModelFormats", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Tokenizers", dependencies: ["ModelFormats"]),
         .target(name: "Transformer", dependencies: ["ModelFormats", "Tokenizers", "CBLAS"]),
-        .target(name: "LogicTasks", dependencies: ["Tokenizers"]),
+        .target(name: "LogicTasks"),
         .target(name: "RunStore", dependencies: ["CHDF5"]),
         .target(name: "Probe", dependencies: ["Transformer", "LogicTasks", "RunStore"]),
         .executableTarget(
