@@ -131,6 +131,7 @@ final class GGUFFixtureTests: XCTestCase {
             (without("tokenizer.ggml.tokens"), "cannot tell the vocabulary size"),
             (without("llama.attention.head_count") + [.uint32("llama.attention.head_count", 0)], "head_count is 0"),
             (complete + [.uint32("llama.attention.head_count_kv", 3)], "not a multiple of the KV head count 3"),
+            (complete + [.string("llama.rope.scaling.type", "linear")], "rope scaling linear (llama.rope.scaling.type) is not supported"),
         ]
         for (keyValues, problem) in cases {
             let url = try writeTemporary(GGUFBuilder(keyValues: keyValues).build(), name: "config.gguf")
