@@ -8,6 +8,13 @@ public struct AccuracyGroup: Sendable, Equatable {
     public let heads: [Float]
     /// The model's own answer (argmax of the option logits); NaN when the group is empty.
     public let baseline: Float
+
+    public init(value: Int?, count: Int, heads: [Float], baseline: Float) {
+        self.value = value
+        self.count = count
+        self.heads = heads
+        self.baseline = baseline
+    }
 }
 
 public struct HeadAccuracyTables: Sendable, Equatable {
@@ -17,6 +24,14 @@ public struct HeadAccuracyTables: Sendable, Equatable {
     /// One group per known steps value, ascending; samples with unknown steps (-1) are left out.
     public let bySteps: [AccuracyGroup]
     public let byDistractors: [AccuracyGroup]
+
+    public init(layers: Int, heads: Int, overall: AccuracyGroup, bySteps: [AccuracyGroup], byDistractors: [AccuracyGroup]) {
+        self.layers = layers
+        self.heads = heads
+        self.overall = overall
+        self.bySteps = bySteps
+        self.byDistractors = byDistractors
+    }
 
     /// Heads ranked by overall accuracy, best first; ties keep layer-then-head order.
     public func ranked() -> [(layer: Int, head: Int, accuracy: Float)] {
