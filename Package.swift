@@ -44,5 +44,7 @@ let package = Package(
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
         .testTarget(name: "ProbeTests", dependencies: ["Probe"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
+        // Runs the built `qkprobe` binary as a user would.
+        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats"]),
     ]
 )
