@@ -3,6 +3,7 @@ import Foundation
 /// Reading input files into JSON, with errors that say file:line and why.
 enum InputFile {
     static func bytes(of url: URL) throws(DatasetError) -> [UInt8] {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw DatasetError(url.path, "no such file") }
         let data: Data
         do {
             data = try Data(contentsOf: url)

@@ -139,6 +139,8 @@ extension LogicSample {
             text = prompt
         } else if let context, let question {
             text = (template ?? .default).render(context: context, question: question)
+        } else if template == nil {
+            throw DatasetError("sample \(id)", "the sample has neither a prompt nor a context and a question")
         } else {
             throw DatasetError("sample \(id)", "a template needs the sample's context and question, and this sample has a plain prompt only")
         }

@@ -29,6 +29,8 @@ final class GeneratorTests: XCTestCase {
             XCTAssertEqual(result.steps, steps, "\(sample.id): \(context) \(question)", file: file, line: line)
             XCTAssertEqual(result.sentences, baseSentences(family, steps: steps) + (sample.distractors ?? -1), sample.id, file: file, line: line)
             XCTAssertEqual(sample.prompt, PromptTemplate.default.render(context: context, question: question), file: file, line: line)
+            let contextSentences = sentences(of: context)
+            XCTAssertEqual(Set(contextSentences).count, contextSentences.count, "\(sample.id) repeats a sentence", file: file, line: line)
         }
     }
 

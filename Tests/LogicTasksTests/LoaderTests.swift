@@ -41,7 +41,7 @@ final class PromptFileTests: XCTestCase {
         assertFails(try PromptFile.read(fixture("prompts/label-out-of-range.jsonl")), mentioning: "label-out-of-range.jsonl:1:", "label 2")
         assertFails(try PromptFile.read(fixture("prompts/duplicate-id.jsonl")), mentioning: "duplicate-id.jsonl:2:", "duplicate id a", "line 1")
         assertFails(try PromptFile.read(fixture("prompts/label-string.jsonl")), mentioning: "label-string.jsonl:1:", "\"label\" must be an integer, found a string")
-        assertFails(try PromptFile.read(URL(fileURLWithPath: "/nonexistent/x.jsonl")), mentioning: "/nonexistent/x.jsonl", "cannot read")
+        assertFails(try PromptFile.read(URL(fileURLWithPath: "/nonexistent/x.jsonl")), mentioning: "/nonexistent/x.jsonl", "no such file")
     }
 }
 
