@@ -2,27 +2,26 @@ import ArgumentParser
 import Foundation
 import ModelFormats
 
-extension QKProbe {
-    struct Inspect: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Show a model's architecture, hyper-parameters, tensors, tokenizer and sha256.")
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a model's architecture, hyper-parameters, tensors, tokenizer and sha256.")
 
-        @Option(help: "A GGUF file or a Hugging Face model folder (default: the default model).")
-        var model: String?
+    @Option(help: "A GGUF file or a Hugging Face model folder (default: the default model).")
+    var model: String?
 
-        @Flag(help: "Print exactly one JSON object instead of a table.")
-        var json = false
+    @Flag(help: "Print exactly one JSON object instead of a table.")
+    var json = false
 
-        func run() throws {
-            let path = try model ?? DefaultModel.resolve().path
-            let report = try ModelReport(path: path)
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
-            } else {
-                print(report.table)
-            }
+    func run() throws {
+        let path = try model ?? DefaultModel.resolve().path
+        let report = try ModelReport(path: path)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.table)
         }
     }
 }
