@@ -170,6 +170,15 @@ def dataset_strings(datasets):
     return out
 
 
+# Valid Unicode that looks odd: NFC and NFD forms, combining marks, Hangul jamo, scalars newer than
+# the regex engine's tables.
+UNICODE_ODDITIES = [
+    "é", "e\u0301", "café", "cafe\u0301", "\u212b", "ﬁ", "x\u0344y", "a\u0323\u0307", "a\u0307\u0323",
+    "Z\u0324\u0354\u0367\u0311a\u0316\u036d", "\u1100\u1161\u11a8", "ǅ", "ß", "İstanbul", "ſ", "\u0958",
+    "\u0301start", "\x00\x01\x1b[31m", "\x7f", "\x1c\x1d", "\U00016ff4x", "q\U00011de0", "a\u0301\u0301b",
+    "\u0915\u093c\u0301", "Cafe\u0301 e\u0301te\u0301 123", "\uac00\u11a8", "\u1100\u1161 \u1100\u1161\u11a8\u11a8",
+]
+
 FIXED_STRINGS = [
     # empty, single characters, whitespace alone
     "", " ", "  ", "\n", "\t", "\r\n", "a", ".", "'",
@@ -209,10 +218,7 @@ FIXED_STRINGS = [
     "<|endoftext|>", "a<|endoftext|>b", " <|im_start|> ", "<|im_start|><|im_end|>", "<|im_start", "<|im_start|",
     "<|im_end|>>", "<<|im_start|>>", "<repo_name>x<file_sep>y", "<jupyter_code>print(1)<jupyter_output>1<empty_output>",
     "<|IM_START|>", "<|im_start|>\n\n", "text<|endoftext|>\n<|endoftext|>", "1<|im_end|>2", "<|im_start|>😀",
-    # Unicode that looks odd but is valid
-    "é", "e\u0301", "café", "cafe\u0301", "\u212b", "ﬁ", "x\u0344y", "a\u0323\u0307", "a\u0307\u0323",
-    "Z\u0324\u0354\u0367\u0311a\u0316\u036d", "\u1100\u1161\u11a8", "ǅ", "ß", "İstanbul", "ſ", "\u0958",
-    "\u0301start", "\x00\x01\x1b[31m", "\x7f", "\x1c\x1d", "\U00016ff4x", "q\U00011de0",
+    *UNICODE_ODDITIES,
     # long words and runs
     "supercalifragilisticexpialidocious", "a" * 100, "ab" * 50, "=" * 80, " " * 50, "\n" * 20, "0" * 40,
     "😀" * 10, "Pneumonoultramicroscopicsilicovolcanoconiosis",
@@ -398,7 +404,7 @@ def main():
     print(f"smollm2: {len(texts)} strings, {sum(len(c['ids']) for c in fixture['cases'])} tokens")
 
     training = [t for t in texts if t] * 2
-    subset = texts[::3] + FEATURE_STRINGS
+    subset = list(dict.fromkeys(texts[::3] + UNICODE_ODDITIES + FEATURE_STRINGS))
     for name, (tok, config) in tiny_tokenizers(training).items():
         folder = FIXTURES / f"tiny-{name}"
         folder.mkdir(exist_ok=True)

@@ -16,8 +16,11 @@ enum Normalizer: String, Sendable, Equatable {
     private static func nfc(_ piece: Piece) -> Piece {
         // Nothing below U+0300 decomposes into, or composes with, anything else below U+0300.
         if piece.allSatisfy({ $0.scalar.value < 0x300 }) { return piece }
+        // Foundation's NFC answers whether anything changes, except that it leaves a Hangul syllable
+        // LV followed by a trailing jamo T apart; any vowel or trailing jamo takes the long way.
         let text = String(String.UnicodeScalarView(piece.map(\.scalar)))
-        if text.precomposedStringWithCanonicalMapping.unicodeScalars.elementsEqual(text.unicodeScalars) {
+        if !piece.contains(where: { (0x1161...0x11C2).contains($0.scalar.value) }),
+           text.precomposedStringWithCanonicalMapping.unicodeScalars.elementsEqual(text.unicodeScalars) {
             return piece
         }
         return Piece(align(recompose(decompose(piece)), to: piece))
@@ -97,6 +100,15 @@ enum Normalizer: String, Sendable, Equatable {
 
     /// The primary composite of two scalars, if any.
     private static func compose(_ first: Unicode.Scalar, _ second: Unicode.Scalar) -> Unicode.Scalar? {
+        // Hangul by arithmetic (Foundation does not compose a syllable LV with a trailing T on its own).
+        let syllables: UInt32 = 0xAC00, leads: UInt32 = 0x1100, vowels: UInt32 = 0x1161, trails: UInt32 = 0x11A7
+        let (a, b) = (first.value, second.value)
+        if a &- leads < 19 && b &- vowels < 21 {
+            return Unicode.Scalar(syllables + ((a - leads) * 21 + (b - vowels)) * 28)
+        }
+        if a &- syllables < 11172 && (a - syllables) % 28 == 0 && b &- trails < 28 && b != trails {
+            return Unicode.Scalar(a + (b - trails))
+        }
         let pair = String(String.UnicodeScalarView([first, second])).precomposedStringWithCanonicalMapping
         let scalars = pair.unicodeScalars
         return scalars.count == 1 ? scalars.first : nil

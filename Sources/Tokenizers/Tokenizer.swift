@@ -69,25 +69,25 @@ public struct Tokenizer: Sendable {
     /// of a character gets the whole character's range (so neighbours may share one); a token the
     /// post-processor adds (BOS) gets the empty range at 0.
     public func encodeWithOffsets(_ text: String, addSpecialTokens: Bool = true) -> (ids: [Int], offsets: [Range<Int>]) {
-        var tokens: [(id: Int, offsets: Range<Int>)] = []
+        var tokens: [EncodedToken] = []
         let scalars = AlignedScalar.scalars(of: text)
         for segment in rawMatcher.segments(of: scalars[...]) {
             switch segment {
             case .token(let token, let span):
-                tokens.append((token.id, Self.range(of: span)))
+                tokens.append(EncodedToken(id: token.id, offsets: Self.range(of: span), matched: span))
             case .text(let piece):
                 let normalized = normalizer?.normalize(piece) ?? piece
                 for inner in normalizedMatcher.segments(of: normalized) {
                     switch inner {
                     case .token(let token, let span):
-                        tokens.append((token.id, Self.range(of: span)))
+                        tokens.append(EncodedToken(id: token.id, offsets: Self.range(of: span), matched: span))
                     case .text(let piece):
                         for word in preTokenizer.split([piece]) { appendTokens(of: word, to: &tokens) }
                     }
                 }
             }
         }
-        if postProcessor.trimOffsets { trimSpaces(&tokens) }
+        if postProcessor.trimOffsets { trimSpaces(&tokens, text: scalars) }
         var ids = tokens.map(\.id)
         var offsets = tokens.map(\.offsets)
         if addSpecialTokens {
@@ -98,12 +98,20 @@ public struct Tokenizer: Sendable {
         return (ids, offsets)
     }
 
+    /// A token on its way out; an added token keeps the text it matched (with any stripped
+    /// whitespace), which is what Hugging Face trims offsets by.
+    private struct EncodedToken {
+        var id: Int
+        var offsets: Range<Int>
+        var matched: Piece?
+    }
+
     private static func range(of span: Piece) -> Range<Int> {
         guard let first = span.first, let last = span.last else { return 0..<0 }
         return first.start..<max(first.start, last.end)
     }
 
-    private func appendTokens(of word: Piece, to tokens: inout [(id: Int, offsets: Range<Int>)]) {
+    private func appendTokens(of word: Piece, to tokens: inout [EncodedToken]) {
         var bytes: [UInt8] = []
         var byteOrigins: [Int] = []  // for each byte, the index of its scalar in `word`
         bytes.reserveCapacity(word.count)
@@ -118,27 +126,42 @@ public struct Tokenizer: Sendable {
         for token in model.tokenize(bytes) {
             let first = word[byteOrigins[position]]
             let last = word[byteOrigins[position + Int(token.length) - 1]]
-            tokens.append((Int(token.id), first.start..<max(first.start, last.end)))
+            tokens.append(EncodedToken(id: Int(token.id), offsets: first.start..<max(first.start, last.end)))
             position += Int(token.length)
         }
     }
 
     /// Hugging Face's ByteLevel `trim_offsets`: offsets lose the spaces at either end of the token.
-    private func trimSpaces(_ tokens: inout [(id: Int, offsets: Range<Int>)]) {
+    /// Python's tokenizers trims character offsets (it converts before post-processing), so this
+    /// counts characters too: a prefix space shares a whole character's bytes.
+    private func trimSpaces(_ tokens: inout [EncodedToken], text scalars: [AlignedScalar]) {
+        func characterIndex(ofByte offset: Int) -> Int {
+            var low = 0, high = scalars.count
+            while low < high {
+                let middle = (low + high) / 2
+                if scalars[middle].start < offset { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
+        func byteOffset(ofCharacter index: Int) -> Int {
+            index < scalars.count ? scalars[index].start : (scalars.last?.end ?? 0)
+        }
+        func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar == "\u{0120}" || scalar.isWhitespace }
         for index in tokens.indices {
-            guard let token = tokenString(tokens[index].id) else { continue }
-            func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar == "\u{0120}" || scalar.isWhitespace }
-            var leading = token.unicodeScalars.prefix(while: isSpace).count
-            let trailing = token.unicodeScalars.reversed().prefix(while: isSpace).count
-            var start = tokens[index].offsets.lowerBound
-            var end = tokens[index].offsets.upperBound
+            let surface = tokens[index].matched.map { $0.map(\.scalar) }
+                ?? tokenString(tokens[index].id).map { Array($0.unicodeScalars) } ?? []
+            var leading = surface.prefix(while: isSpace).count
+            let trailing = surface.reversed().prefix(while: isSpace).count
+            guard leading > 0 || trailing > 0 else { continue }
+            var start = characterIndex(ofByte: tokens[index].offsets.lowerBound)
+            var end = characterIndex(ofByte: tokens[index].offsets.upperBound)
             if leading > 0 {
                 let isFirst = index == 0 || start == 0
                 if isFirst && postProcessor.trimSparesPrefixSpace && leading == 1 { leading = 0 }
                 start = min(start + leading, end)
             }
             if trailing > 0 && end >= trailing { end = max(end - trailing, start) }
-            tokens[index].offsets = start..<end
+            tokens[index].offsets = byteOffset(ofCharacter: start)..<byteOffset(ofCharacter: end)
         }
     }
 
