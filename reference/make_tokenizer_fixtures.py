@@ -398,7 +398,7 @@ def main():
         print("transformers' GGUF tokenizer differs on", fixture["transformers_gguf_loader"]["differing"], "strings")
     # Single tokens, including bytes that are no UTF-8 on their own.
     ids = list(range(300)) + list(range(300, info["vocab_size"], 97))
-    fixture["token_decodes"] = [[i, reference.decode([i])] for i in ids]
+    fixture["token_decodes"] = [[i, reference.decode([i], skip_special_tokens=False)] for i in ids]
     write_json(FIXTURES / "smollm2-gguf-expected.json", fixture)
     write_json(FIXTURES / "pretokenizer-splits.json", {"texts": texts, "splits": pre_tokenizer_splits(texts)})
     print(f"smollm2: {len(texts)} strings, {sum(len(c['ids']) for c in fixture['cases'])} tokens")
