@@ -11,6 +11,7 @@ Writes into Tests/TokenizersTests/Fixtures/:
   tiny-<name>/expected.json    their expected ids and offsets
   tiny-<name>.gguf             the same vocabularies as tokenizer-only GGUF files
   tiny-<name>-gguf-expected.json
+  bad-gguf/*.gguf              tokenizer-only GGUF files that each break one rule
 
 Deterministic: the corpus is drawn in a fixed order from ../shared/datasets-public, fixed strings and a
 seeded generator. Run from anywhere:
@@ -380,6 +381,40 @@ def gguf_of(tok, path, pre, add_bos, bos, eos, user_defined=()):
     writer.close()
 
 
+def bad_ggufs(folder):
+    """Small tokenizer-only GGUF files that each break one rule (for the error tests)."""
+    folder.mkdir(exist_ok=True)
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tokens = alphabet + ["Ġt", "<|endoftext|>"]
+    good = {"model": "gpt2", "pre": "smollm", "tokens": tokens, "types": [1] * (len(tokens) - 1) + [3],
+            "merges": ["Ġ t"], "bos": len(tokens) - 1}
+    variants = {
+        "unknown-pre": {"pre": "falcon"},
+        "sentencepiece": {"model": "llama"},
+        "no-tokenizer": {"model": None},
+        "no-merges": {"merges": None},
+        "bad-bos": {"bos": 100000},
+        "merge-not-a-pair": {"merges": ["Ġt"]},
+        "merge-out-of-vocabulary": {"merges": ["Ġ q"]},
+        "type-count": {"types": [1, 1, 3]},
+    }
+    for name, change in variants.items():
+        spec = {**good, **change}
+        writer = gguf.GGUFWriter(str(folder / f"{name}.gguf"), arch="llama")
+        if spec["model"] is not None:
+            writer.add_tokenizer_model(spec["model"])
+            writer.add_tokenizer_pre(spec["pre"])
+            writer.add_token_list(spec["tokens"])
+            writer.add_token_types(spec["types"])
+            if spec["merges"] is not None:
+                writer.add_token_merges(spec["merges"])
+            writer.add_bos_token_id(spec["bos"])
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=default_model_path())
@@ -402,6 +437,8 @@ def main():
     write_json(FIXTURES / "smollm2-gguf-expected.json", fixture)
     write_json(FIXTURES / "pretokenizer-splits.json", {"texts": texts, "splits": pre_tokenizer_splits(texts)})
     print(f"smollm2: {len(texts)} strings, {sum(len(c['ids']) for c in fixture['cases'])} tokens")
+
+    bad_ggufs(FIXTURES / "bad-gguf")
 
     training = [t for t in texts if t] * 2
     subset = list(dict.fromkeys(texts[::3] + UNICODE_ODDITIES + FEATURE_STRINGS))

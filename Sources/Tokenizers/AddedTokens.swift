@@ -1,19 +1,19 @@
 /// A token matched whole in the text before pre-tokenization (special tokens such as "<|im_end|>",
 /// and tokens added to a vocabulary), with Hugging Face's flags.
-public struct AddedToken: Sendable, Equatable {
-    public var id: Int
-    public var content: String
+struct AddedToken: Sendable, Equatable {
+    var id: Int
+    var content: String
     /// Special tokens are dropped by `decode(_:skipSpecialTokens: true)`.
-    public var special: Bool
+    var special: Bool
     /// Matched in the normalized text rather than the raw text.
-    public var normalized: Bool
+    var normalized: Bool
     /// The match takes the whitespace on its left (`lstrip`) or right (`rstrip`) with it.
-    public var lstrip: Bool
-    public var rstrip: Bool
+    var lstrip: Bool
+    var rstrip: Bool
     /// Matched only where no word character touches it on either side.
-    public var singleWord: Bool
+    var singleWord: Bool
 
-    public init(id: Int, content: String, special: Bool, normalized: Bool? = nil,
+    init(id: Int, content: String, special: Bool, normalized: Bool? = nil,
                 lstrip: Bool = false, rstrip: Bool = false, singleWord: Bool = false) {
         self.id = id
         self.content = content

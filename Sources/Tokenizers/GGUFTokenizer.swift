@@ -32,7 +32,8 @@ extension Tokenizer {
             guard parts.count == 2 else { throw error("tokenizer.ggml.merges[\(index)] is not two tokens separated by a space") }
             return (String(parts[0]), String(parts[1]))
         }
-        let types = gguf.intArray("tokenizer.ggml.token_type") ?? []
+        let types = gguf.value("tokenizer.ggml.token_type") == nil ? [] : gguf.intArray("tokenizer.ggml.token_type")
+        guard let types else { throw error("tokenizer.ggml.token_type is not a list of integers") }
         guard types.isEmpty || types.count == tokens.count else {
             throw error("tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
         }

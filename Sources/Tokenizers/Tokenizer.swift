@@ -42,6 +42,10 @@ public struct Tokenizer: Sendable {
               steps.dropLast().allSatisfy({ if case .byteLevel = $0 { false } else { true } }) else {
             throw TokenizerError(source, "a byte-level BPE tokenizer needs ByteLevel as its last pre-tokenizer step (and only there)")
         }
+        for id in postProcessor.prefix + postProcessor.suffix
+        where model.tokens[id] == nil && !addedTokens.contains(where: { $0.id == id }) {
+            throw TokenizerError(source, "special token id \(id) of the post-processor is not in the vocabulary")
+        }
         self.model = model
         self.addedTokens = Dictionary(addedTokens.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
         self.addedTokenIDs = Dictionary(addedTokens.map { ($0.content, $0.id) }, uniquingKeysWith: { _, last in last })
@@ -187,7 +191,4 @@ public struct Tokenizer: Sendable {
     public func id(forToken token: String) -> Int? {
         addedTokenIDs[token] ?? model.vocabulary[token]
     }
-
-    /// The tokens matched whole in text, by id.
-    public var addedTokenList: [AddedToken] { addedTokens.values.sorted { $0.id < $1.id } }
 }

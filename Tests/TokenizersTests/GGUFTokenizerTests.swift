@@ -73,3 +73,28 @@ final class GGUFTokenizerTests: XCTestCase {
         XCTAssertThrowsError(try Tokenizer(modelPath: "/nonexistent/model.gguf"))
     }
 }
+
+/// GGUF files whose tokenizer cannot be built give one-line errors that name the file and the problem.
+final class GGUFTokenizerErrorTests: XCTestCase {
+    func testEachBrokenRuleIsNamed() throws {
+        let cases = [
+            "unknown-pre": "tokenizer.ggml.pre falcon is not supported",
+            "sentencepiece": "SentencePiece-style BPE",
+            "no-tokenizer": "tokenizer.ggml.model is missing",
+            "no-merges": "tokenizer.ggml.merges is missing",
+            "bad-bos": "tokenizer.ggml.bos_token_id 100000 is not a token id",
+            "merge-not-a-pair": "tokenizer.ggml.merges[0] is not two tokens",
+            "merge-out-of-vocabulary": "merge 0",
+            "type-count": "tokenizer.ggml.token_type has 3 entries",
+        ]
+        for (name, phrase) in cases {
+            let url = try Fixtures.url("bad-gguf/\(name).gguf")
+            XCTAssertThrowsError(try Tokenizer(gguf: GGUFFile(url: url)), name) { error in
+                let message = "\(error)"
+                XCTAssertTrue(message.hasPrefix(url.path), message)
+                XCTAssertTrue(message.contains(phrase), "\(name): \(message)")
+                XCTAssertFalse(message.contains("\n"), message)
+            }
+        }
+    }
+}

@@ -132,6 +132,11 @@ final class TokenizerJSONErrorTests: XCTestCase {
             model["merges"] = ["one-part-only"]
             $0["model"] = model
         }, mentions: "model.merges[0]")
+        assertError(try variant {
+            $0["post_processor"] = ["type": "TemplateProcessing",
+                                    "single": [["SpecialToken": ["id": "<s>", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
+                                    "special_tokens": ["<s>": ["id": "<s>", "ids": [99999], "tokens": ["<s>"]]]]
+        }, mentions: "special token id 99999")
         assertError(try variant { $0["model"] = "nothing" }, mentions: "model is not a JSON object")
         assertError(try variant { $0["added_tokens"] = [["content": "x"]] }, mentions: "added_tokens[0]")
 
