@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "LogicTasks"),
         .target(name: "RunStore", dependencies: ["CHDF5"]),
         .target(name: "Probe", dependencies: ["Transformer", "LogicTasks"]),
-        .target(name: "Reports", dependencies: ["Probe"]),
+        .target(name: "Reports", dependencies: ["Probe", "RunStore"]),
         .executableTarget(
             name: "qkprobe",
             dependencies: [
@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "LogicTasksTests", dependencies: ["LogicTasks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
         .testTarget(name: "ProbeTests", dependencies: ["Probe"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),
         // Runs the built `qkprobe` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats"]),
     ]

@@ -1,0 +1,24 @@
+import Probe
+import RunStore
+
+extension ScoredSamples {
+    /// The scores of a run file, complete rows and all.
+    public init(run: RunReader) {
+        self.init(options: run.shape.options, layers: run.shape.layers, heads: run.shape.heads,
+                  qk: run.qk, modelLogits: run.modelLogits,
+                  labels: run.samples.map(\.label), steps: run.samples.map(\.steps),
+                  distractors: run.samples.map(\.distractors), complete: run.complete)
+    }
+}
+
+extension HeadReport {
+    /// The report of a run file. Tables are recomputed from /scores, so a run that is still
+    /// going (or was killed) reports on the rows it has finished.
+    public init(run: RunReader) {
+        let header = run.header
+        self.init(modelName: header.modelName, modelSHA256: header.modelSHA256, datasetName: header.datasetName,
+                  options: run.options, rotary: header.qkRope.rawValue,
+                  scale: header.qkScale == 1 ? "none" : "1/sqrt(d_head)",
+                  samples: run.shape.samples, tables: headAccuracyTables(ScoredSamples(run: run)))
+    }
+}
