@@ -11,9 +11,9 @@ Writes under Tests/TransformerTests/Fixtures/:
                                    row permutation): logits, q/k/v, greedy tokens.
   tiny-<family>/                   random-weight models made here with a fixed seed, as an HF folder
                                    (config.json, model.safetensors, tokenizer.json) plus
-                                   reference.{json,bin}. tiny-llama also gets a GGUF copy
-                                   (model.gguf, F32, Q/K rows permuted the way llama.cpp's
-                                   converter does) whose reference is the same as the folder's.
+                                   reference.{json,bin}, and the same model as a float32 GGUF
+                                   file (model.gguf) laid out as llama.cpp's converter does
+                                   (Llama's Q/K rows permuted, GPT-2's Conv1D transposed).
 
 reference.json lists each array of reference.bin: {"arrays": {name: {"dtype", "shape", "offset"}}},
 little-endian float32 ("f32") or int32 ("i32"), row-major. Per prompt i (prefix "p{i}."):
@@ -296,21 +296,34 @@ def llama_gguf_permute(weights, n_heads):
             .swapaxes(1, 2).reshape(weights.shape))
 
 
-def write_llama_gguf(model, tokenizer, path):
-    """The tiny Llama as a float32 GGUF file laid out as llama.cpp's converter would write it."""
+def write_gguf(model, tokenizer, path):
+    """A tiny model as a float32 GGUF file laid out as llama.cpp's converter writes it: Llama's
+    Q/K rows permuted, GPT-2's Conv1D weights transposed to [out, in], names from gguf-py."""
     import gguf
     config = model.config
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_name("tiny-llama")
-    writer.add_block_count(config.num_hidden_layers)
-    writer.add_context_length(config.max_position_embeddings)
-    writer.add_embedding_length(config.hidden_size)
-    writer.add_feed_forward_length(config.intermediate_size)
-    writer.add_head_count(config.num_attention_heads)
-    writer.add_head_count_kv(config.num_key_value_heads)
-    writer.add_rope_freq_base(config.rope_parameters["rope_theta"])
-    writer.add_rope_dimension_count(config.hidden_size // config.num_attention_heads)
-    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    family = config.model_type
+    writer = gguf.GGUFWriter(str(path), family)
+    writer.add_name(path.parent.name)
+    if family == "gpt2":
+        writer.add_block_count(config.n_layer)
+        writer.add_context_length(config.n_positions)
+        writer.add_embedding_length(config.n_embd)
+        writer.add_feed_forward_length(4 * config.n_embd)
+        writer.add_head_count(config.n_head)
+        writer.add_layer_norm_eps(config.layer_norm_epsilon)
+    else:
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        writer.add_block_count(config.num_hidden_layers)
+        writer.add_context_length(config.max_position_embeddings)
+        writer.add_embedding_length(config.hidden_size)
+        writer.add_feed_forward_length(config.intermediate_size)
+        writer.add_head_count(config.num_attention_heads)
+        writer.add_head_count_kv(config.num_key_value_heads)
+        writer.add_key_length(head_dim)
+        writer.add_value_length(head_dim)
+        writer.add_rope_freq_base(config.rope_parameters["rope_theta"])
+        writer.add_rope_dimension_count(head_dim)
+        writer.add_layer_norm_rms_eps(config.rms_norm_eps)
     writer.add_vocab_size(config.vocab_size)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
     vocab = tokenizer.get_vocab()
@@ -329,21 +342,47 @@ def write_llama_gguf(model, tokenizer, path):
     def tensor(name, value):
         writer.add_tensor(name, np.ascontiguousarray(value.detach().numpy().astype(np.float32)))
 
-    base = model.model
-    tensor("token_embd.weight", base.embed_tokens.weight)
-    for i, layer in enumerate(base.layers):
-        attn, mlp = layer.self_attn, layer.mlp
-        tensor(f"blk.{i}.attn_norm.weight", layer.input_layernorm.weight)
-        tensor(f"blk.{i}.attn_q.weight", llama_gguf_permute(attn.q_proj.weight, config.num_attention_heads))
-        tensor(f"blk.{i}.attn_k.weight", llama_gguf_permute(attn.k_proj.weight, config.num_key_value_heads))
-        tensor(f"blk.{i}.attn_v.weight", attn.v_proj.weight)
-        tensor(f"blk.{i}.attn_output.weight", attn.o_proj.weight)
-        tensor(f"blk.{i}.ffn_norm.weight", layer.post_attention_layernorm.weight)
-        tensor(f"blk.{i}.ffn_gate.weight", mlp.gate_proj.weight)
-        tensor(f"blk.{i}.ffn_up.weight", mlp.up_proj.weight)
-        tensor(f"blk.{i}.ffn_down.weight", mlp.down_proj.weight)
-    tensor("output_norm.weight", base.norm.weight)
-    tensor("output.weight", model.lm_head.weight)
+    if family == "gpt2":
+        base = model.transformer
+        tensor("token_embd.weight", base.wte.weight)
+        tensor("position_embd.weight", base.wpe.weight)
+        for i, block in enumerate(base.h):
+            for gguf_name, module in (("attn_norm", block.ln_1), ("attn_qkv", block.attn.c_attn),
+                                      ("attn_output", block.attn.c_proj), ("ffn_norm", block.ln_2),
+                                      ("ffn_up", block.mlp.c_fc), ("ffn_down", block.mlp.c_proj)):
+                weight = module.weight if module.weight.dim() == 1 else module.weight.T
+                tensor(f"blk.{i}.{gguf_name}.weight", weight)
+                tensor(f"blk.{i}.{gguf_name}.bias", module.bias)
+        tensor("output_norm.weight", base.ln_f.weight)
+        tensor("output_norm.bias", base.ln_f.bias)
+        tensor("output.weight", base.wte.weight)
+    else:
+        base = model.model
+        tensor("token_embd.weight", base.embed_tokens.weight)
+        for i, layer in enumerate(base.layers):
+            attn, mlp = layer.self_attn, layer.mlp
+            q, k = attn.q_proj.weight, attn.k_proj.weight
+            if family == "llama":
+                q = llama_gguf_permute(q, config.num_attention_heads)
+                k = llama_gguf_permute(k, config.num_key_value_heads)
+            tensor(f"blk.{i}.attn_norm.weight", layer.input_layernorm.weight)
+            tensor(f"blk.{i}.attn_q.weight", q)
+            tensor(f"blk.{i}.attn_k.weight", k)
+            tensor(f"blk.{i}.attn_v.weight", attn.v_proj.weight)
+            for gguf_name, module in (("attn_q", attn.q_proj), ("attn_k", attn.k_proj), ("attn_v", attn.v_proj)):
+                if module.bias is not None:
+                    tensor(f"blk.{i}.{gguf_name}.bias", module.bias)
+            if hasattr(attn, "q_norm"):
+                tensor(f"blk.{i}.attn_q_norm.weight", attn.q_norm.weight)
+                tensor(f"blk.{i}.attn_k_norm.weight", attn.k_norm.weight)
+            tensor(f"blk.{i}.attn_output.weight", attn.o_proj.weight)
+            tensor(f"blk.{i}.ffn_norm.weight", layer.post_attention_layernorm.weight)
+            tensor(f"blk.{i}.ffn_gate.weight", mlp.gate_proj.weight)
+            tensor(f"blk.{i}.ffn_up.weight", mlp.up_proj.weight)
+            tensor(f"blk.{i}.ffn_down.weight", mlp.down_proj.weight)
+        tensor("output_norm.weight", base.norm.weight)
+        if not config.tie_word_embeddings:
+            tensor("output.weight", model.lm_head.weight)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -375,16 +414,19 @@ def make_tiny_fixtures():
         print(f"  {name}: prompts {[len(p) for p in prompts]} tokens, greedy margin {margin:.4f}")
         writer.save(directory)
 
-        if name == "tiny-llama":
-            gguf_path = directory / "model.gguf"
-            write_llama_gguf(model, tokenizer, gguf_path)
-            # transformers reads the GGUF back (undoing the permutation): it must be the same model.
+        gguf_path = directory / "model.gguf"
+        write_gguf(model, tokenizer, gguf_path)
+        # transformers reads the GGUF back (undoing Llama's permutation): it must be the same model.
+        # (Its GGUF loader ignores Qwen3's head size, so the tiny Qwen3 cannot be read back.)
+        # (Its GPT-2 reader takes the position table's size from a key llama.cpp does not write.)
+        if name != "tiny-qwen3":
+            overrides = {"n_positions": config.n_positions} if name == "tiny-gpt2" else {}
             reread = AutoModelForCausalLM.from_pretrained(directory, gguf_file=gguf_path.name,
-                                                          dtype=torch.float32).eval()
+                                                          dtype=torch.float32, **overrides).eval()
             with torch.no_grad():
                 a = model(torch.tensor([prompts[1]])).logits
                 b = reread(torch.tensor([prompts[1]])).logits
-            assert torch.allclose(a, b, atol=1e-5), float((a - b).abs().max())
+            assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5), name
 
 
 def main():
