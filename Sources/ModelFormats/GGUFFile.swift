@@ -42,6 +42,9 @@ public final class GGUFFile: WeightSource, @unchecked Sendable {
     public static let maxDimensions = 4
     /// Arrays of arrays deeper than this are rejected before they can exhaust the stack.
     static let maxArrayNesting = 8
+    /// Counts are checked against the bytes left, but a parsed value takes more memory than its
+    /// bytes; beyond this many, storage grows with what is actually read rather than up front.
+    static let reservationLimit = 1 << 16
 
     public convenience init(url: URL) throws {
         try self.init(file: MappedFile(url: url))
@@ -70,7 +73,7 @@ public final class GGUFFile: WeightSource, @unchecked Sendable {
 
         var keys: [String] = []
         var values: [String: GGUFValue] = [:]
-        keys.reserveCapacity(kvCount)
+        keys.reserveCapacity(min(kvCount, Self.reservationLimit))
         for index in 0 ..< kvCount {
             let key = try reader.readString("metadata key #\(index)")
             let rawType = try reader.read(UInt32.self, "type of metadata \(key)")
@@ -100,7 +103,7 @@ public final class GGUFFile: WeightSource, @unchecked Sendable {
 
         var infos: [GGUFTensorInfo] = []
         var index: [String: Int] = [:]
-        infos.reserveCapacity(tensorCount)
+        infos.reserveCapacity(min(tensorCount, Self.reservationLimit))
         for number in 0 ..< tensorCount {
             let info = try Self.readTensorInfo(&reader, number: number, alignment: alignment)
             guard index.updateValue(infos.count, forKey: info.name) == nil else {
@@ -157,7 +160,7 @@ public final class GGUFFile: WeightSource, @unchecked Sendable {
             }
             let count = try reader.readCount("array length of metadata \(key)", minimumItemSize: elementType.minimumEncodedSize)
             var elements: [GGUFValue] = []
-            elements.reserveCapacity(count)
+            elements.reserveCapacity(min(count, reservationLimit))
             for _ in 0 ..< count {
                 elements.append(try readValue(elementType, &reader, key: key, depth: depth + 1))
             }

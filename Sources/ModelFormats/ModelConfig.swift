@@ -243,7 +243,7 @@ struct HFConfig {
     /// JSON numbers arrive as NSNumber; accept integral values only, and reject booleans.
     func optionalInt(_ key: String) throws -> Int? {
         guard let raw = object[key], !(raw is NSNull) else { return nil }
-        guard let number = raw as? NSNumber, !Self.isBool(number),
+        guard let number = raw as? NSNumber, !isJSONBool(number),
               let value = Int(exactly: number.doubleValue) else {
             throw ModelFormatError(path, "key \(key) is \(raw), expected an integer")
         }
@@ -252,7 +252,7 @@ struct HFConfig {
 
     func optionalFloat(_ key: String, in dictionary: [String: Any]? = nil) throws -> Float? {
         guard let raw = (dictionary ?? object)[key], !(raw is NSNull) else { return nil }
-        guard let number = raw as? NSNumber, !Self.isBool(number) else {
+        guard let number = raw as? NSNumber, !isJSONBool(number) else {
             throw ModelFormatError(path, "key \(key) is \(raw), expected a number")
         }
         return number.floatValue
@@ -260,7 +260,7 @@ struct HFConfig {
 
     func optionalBool(_ key: String) throws -> Bool? {
         guard let raw = object[key], !(raw is NSNull) else { return nil }
-        guard let number = raw as? NSNumber, Self.isBool(number) else {
+        guard let number = raw as? NSNumber, isJSONBool(number) else {
             throw ModelFormatError(path, "key \(key) is \(raw), expected true or false")
         }
         return number.boolValue
@@ -273,13 +273,5 @@ struct HFConfig {
             return try optionalFloat("rope_theta", in: parameters)
         }
         return nil
-    }
-
-    private static func isBool(_ number: NSNumber) -> Bool {
-        #if canImport(Darwin)
-        return CFGetTypeID(number) == CFBooleanGetTypeID()
-        #else
-        return type(of: number) == type(of: NSNumber(value: true))
-        #endif
     }
 }
