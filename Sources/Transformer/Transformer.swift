@@ -38,10 +38,14 @@ public struct Transformer: Sendable {
         _ = BLAS.kernels
     }
 
-    /// Loads a GGUF file.
-    public init(contentsOf url: URL) throws {
-        let file = try GGUFFile(url: url)
-        try self.init(weights: file, config: ModelConfig(gguf: file))
+    /// Builds the model of an opened GGUF file or Hugging Face folder.
+    public init(_ model: OpenedModel) throws {
+        try self.init(weights: model.weights, config: model.config)
+    }
+
+    /// Loads a GGUF file or a Hugging Face model folder.
+    public init(path: String) throws {
+        try self.init(OpenedModel.open(path: path))
     }
 
     /// An empty cache for this model.
