@@ -117,23 +117,21 @@ public struct Activation: Sendable {
     /// Editable in place; its count must stay `shape`'s product.
     public var values: [Float]
 
-    /// The innermost vector at a position (and head, for head-shaped values), or nil if the position
-    /// was not captured.
-    public func vector(at position: Int, head: Int? = nil) -> ArraySlice<Float>? {
-        guard let row = positions.firstIndex(of: position) else { return nil }
-        let width = shape.last!
-        switch (hook.point, head) {
-        case (.pattern, let head?):
-            let start = (head * positions.count + row) * width
-            return values[start ..< start + width]
-        case (_, let head?) where shape.count == 3:
-            let start = (row * shape[1] + head) * width
-            return values[start ..< start + width]
-        case (_, nil) where shape.count == 2:
-            return values[row * width ..< (row + 1) * width]
-        default:
-            return nil
-        }
+    /// Everything at one position, [d_model] or [heads, d_head]; nil if the position was not
+    /// captured, or for `hook_pattern`, whose first axis is the head.
+    public func row(at position: Int) -> ArraySlice<Float>? {
+        guard hook.point != .pattern, let row = positions.firstIndex(of: position) else { return nil }
+        let width = shape.dropFirst().reduce(1, *)
+        return values[row * width ..< (row + 1) * width]
+    }
+
+    /// One head's vector at a position: [d_head], or the key probabilities of a query for
+    /// `hook_pattern`; nil if not captured or the hook has no head axis.
+    public func vector(at position: Int, head: Int) -> ArraySlice<Float>? {
+        guard shape.count == 3, let row = positions.firstIndex(of: position) else { return nil }
+        let width = shape[2]
+        let start = hook.point == .pattern ? (head * positions.count + row) * width : (row * shape[1] + head) * width
+        return values[start ..< start + width]
     }
 }
 

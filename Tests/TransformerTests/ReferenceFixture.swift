@@ -9,19 +9,27 @@ func fixtureURL(_ name: String) throws -> URL {
 
 /// Reference outputs written by reference/make_runtime_fixtures.py: `reference.json` lists the
 /// arrays of `reference.bin` (little-endian float32 / int32, row-major).
-struct ReferenceFixture {
+struct ReferenceFixture: Sendable {
     let name: String
-    private let arrays: [String: [String: Any]]
+    private let arrays: [String: Entry]
     private let blob: Data
+
+    private struct Entry: Sendable {
+        let dtype: String
+        let shape: [Int]
+        let offset: Int
+    }
 
     init(_ name: String) throws {
         self.name = name
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtureURL("\(name)/reference.json")))
-        arrays = try XCTUnwrap((manifest as? [String: Any])?["arrays"] as? [String: [String: Any]], "\(name): bad manifest")
+        let entries = try XCTUnwrap((manifest as? [String: Any])?["arrays"] as? [String: [String: Any]], "\(name): bad manifest")
+        arrays = try entries.mapValues { entry in
+            Entry(dtype: try XCTUnwrap(entry["dtype"] as? String), shape: try XCTUnwrap(entry["shape"] as? [Int]),
+                  offset: try XCTUnwrap(entry["offset"] as? Int))
+        }
         blob = try Data(contentsOf: fixtureURL("\(name)/reference.bin"))
     }
-
-    func contains(_ array: String) -> Bool { arrays[array] != nil }
 
     func floats(_ array: String) throws -> (shape: [Int], values: [Float]) {
         let (shape, bytes) = try raw(array, dtype: "f32")
@@ -35,11 +43,9 @@ struct ReferenceFixture {
 
     private func raw(_ array: String, dtype: String) throws -> ([Int], Data) {
         let entry = try XCTUnwrap(arrays[array], "\(name): no array \(array)")
-        XCTAssertEqual(entry["dtype"] as? String, dtype)
-        let shape = try XCTUnwrap(entry["shape"] as? [Int])
-        let offset = try XCTUnwrap(entry["offset"] as? Int)
-        let count = shape.reduce(1, *) * 4
-        return (shape, Data(blob[offset ..< offset + count]))
+        XCTAssertEqual(entry.dtype, dtype, "\(name): \(array)")
+        let count = entry.shape.reduce(1, *) * 4
+        return (entry.shape, Data(blob[entry.offset ..< entry.offset + count]))
     }
 }
 
