@@ -1,0 +1,53 @@
+import CBLAS
+import Foundation
+
+/// Matrix products through OpenBLAS (row-major, float32). OpenBLAS threads each large product
+/// over every core.
+enum BLAS {
+    /// The OpenBLAS kernel set in use, chosen once per process before the first product.
+    ///
+    /// On a CPU with AVX-512 that an old OpenBLAS does not know (Debian 12's 0.3.21 on AMD Zen 4/5
+    /// picks its AVX2 "Haswell" kernels), this selects the AVX-512 "SkylakeX" kernels, about three
+    /// times faster there. A user's own `OPENBLAS_CORETYPE` is left alone.
+    static let kernels: String = {
+        let avx512Kernels: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids"]
+        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+           qkprobe_cpu_has_avx512() != 0, !avx512Kernels.contains(coreName) {
+            setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)
+            _ = qkprobe_openblas_reselect_kernels()
+        }
+        return coreName
+    }()
+
+    private static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
+    /// `c = alpha · a · op(b) + beta · c`, where `a` is [m, k] and `op(b)` is [k, n]: `b` itself
+    /// when `transposeB` is false, else `b` is stored [n, k] (a weight matrix [out, in]).
+    /// Leading dimensions are the row strides of the stored matrices.
+    static func gemm(
+        m: Int, n: Int, k: Int,
+        _ a: UnsafePointer<Float>, lda: Int,
+        _ b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+        _ c: UnsafeMutablePointer<Float>, ldc: Int,
+        alpha: Float = 1, beta: Float = 0
+    ) {
+        _ = kernels
+        guard m > 0, n > 0 else { return }
+        if m == 1 {
+            // One row: a matrix-vector product, which OpenBLAS does faster than a 1-row GEMM.
+            cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans,
+                        blasInt(transposeB ? n : k), blasInt(transposeB ? k : n),
+                        alpha, b, blasInt(ldb), a, 1, beta, c, 1)
+            return
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    blasInt(m), blasInt(n), blasInt(k), alpha, a, blasInt(lda), b, blasInt(ldb),
+                    beta, c, blasInt(ldc))
+    }
+
+    /// Sizes reach BLAS only after the model's shapes were validated, so they fit its 32-bit ints.
+    private static func blasInt(_ value: Int) -> blasint { blasint(value) }
+}
