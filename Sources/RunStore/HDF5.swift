@@ -58,6 +58,9 @@ private func takeErrorStackReason() -> String {
         }, list)
     }
     H5Eclear2(qk_H5E_DEFAULT())
+    if descriptions.contains(where: { $0.contains("unable to lock file") }) {
+        return "the file is locked by another process that has it open"
+    }
     for text in descriptions.reversed() {
         if let start = text.range(of: "error message = '"),
            let end = text[start.upperBound...].firstIndex(of: "'") {
@@ -180,7 +183,7 @@ private func dataspaceShape(_ space: hid_t, _ path: String, _ what: String) thro
     return dims.map { Int($0) }
 }
 
-/// Things that carry attributes and children: a file (its root group), a group, a dataset.
+/// Things that carry attributes: a file (its root group) and a dataset.
 protocol H5Object: AnyObject {
     var id: hid_t { get }
     /// The file's path, for messages.
