@@ -8,20 +8,25 @@ enum Kernels {
     static let coreCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Runs `body` over `0..<count` in contiguous chunks, one per core when each chunk has at least
-    /// `minimumChunk` items (below that, threads cost more than they save). `body` must touch only
-    /// the data of its own chunk; the kernels here write disjoint rows.
+    /// `minimumChunk` items (below that, threads cost more than they save).
     static func forEachChunk(of count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void) {
         let chunks = min(coreCount, count / max(minimumChunk, 1))
         guard chunks > 1 else {
             if count > 0 { body(0 ..< count) }
             return
         }
+        parallelFor(chunks) { chunk in
+            body(count * chunk / chunks ..< count * (chunk + 1) / chunks)
+        }
+    }
+
+    /// Runs `body(i)` for every i in `0..<count` on all cores. Each call must touch only its own
+    /// part of the data (the kernels here write disjoint rows or heads).
+    static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
-            // Chunks are disjoint, so sharing the closure (and the buffers it holds) cannot race.
+            // The iterations are disjoint, so sharing the closure (and the buffers it holds) cannot race.
             nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                body(count * chunk / chunks ..< count * (chunk + 1) / chunks)
-            }
+            DispatchQueue.concurrentPerform(iterations: count) { body($0) }
         }
     }
 
