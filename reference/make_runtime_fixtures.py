@@ -9,6 +9,8 @@ Writes under Tests/TransformerTests/Fixtures/:
   smollm2/reference.{json,bin}     the default model (SmolLM2-135M-Instruct Q4_1 GGUF, read by
                                    transformers' own GGUF loader, which undoes llama.cpp's Q/K
                                    row permutation): logits, q/k/v, greedy tokens.
+  chat_templates.json              chat templates and what transformers' apply_chat_template renders
+                                   for one user message (the default model's when its file is present).
   tiny-<family>/                   random-weight models made here with a fixed seed, as an HF folder
                                    (config.json, model.safetensors, tokenizer.json) plus
                                    reference.{json,bin}, and the same model as a float32 GGUF
@@ -429,6 +431,51 @@ def make_tiny_fixtures():
             assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5), name
 
 
+# ---------------------------------------------------------------------------------------------
+# Chat templates, rendered by transformers' apply_chat_template
+
+CHAT_MESSAGE = "What is the capital of France?"
+# Written in the style of Qwen2.5's template: a default system turn in an else branch, and a
+# system turn built from the message (not a literal) in the other.
+QWEN_STYLE_TEMPLATE = (
+    "{%- if messages[0]['role'] == 'system' %}"
+    "{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
+    "{%- else %}"
+    "{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- for message in messages %}"
+    "{%- if not (message.role == 'system' and loop.first) %}"
+    "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+LLAMA2_STYLE_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'user' %}"
+    "{{ bos_token + '[INST] ' + message['content'] + ' [/INST]' }}{% endif %}{% endfor %}"
+)
+
+
+def make_chat_fixture():
+    """Templates (the default model's, the tiny folders', a Qwen-style and an unsupported one) with
+    what apply_chat_template(add_generation_prompt=True) makes of one user message."""
+    tiny = AutoTokenizer.from_pretrained(FIXTURES / "tiny-llama")
+    templates = [("tiny", tiny.chat_template), ("qwen-style", QWEN_STYLE_TEMPLATE),
+                 ("llama2-style", LLAMA2_STYLE_TEMPLATE)]
+    if DEFAULT_MODEL.exists():
+        smollm = AutoTokenizer.from_pretrained(DEFAULT_MODEL.parent, gguf_file=DEFAULT_MODEL.name)
+        templates.insert(0, ("smollm2", smollm.chat_template))
+    cases = []
+    for name, template in templates:
+        rendered = tiny.apply_chat_template([{"role": "user", "content": CHAT_MESSAGE}], chat_template=template,
+                                            tokenize=False, add_generation_prompt=True)
+        cases.append({"name": name, "template": template, "message": CHAT_MESSAGE, "rendered": rendered,
+                      "chatml": "<|im_start|>" in template})
+    path = FIXTURES / "chat_templates.json"
+    path.write_text(json.dumps(cases, indent=1) + "\n")
+    print(f"{path.relative_to(ROOT)}: {len(cases)} templates")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="only the tiny random-weight models")
@@ -436,6 +483,7 @@ def main():
     make_tiny_fixtures()
     if not args.tiny:
         make_default_model_fixture()
+    make_chat_fixture()
 
 
 if __name__ == "__main__":

@@ -28,40 +28,52 @@ struct CausalAttention {
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
         into z: UnsafeMutablePointer<Float>, zStride: Int, pattern: PatternSink?
     ) {
-        let group = heads / kvHeads
+        let group = heads / kvHeads, keyCount = start + rows
         let blockRows = min(Self.blockRows, rows)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * (start + rows))
+        // Heads run in parallel, each with its own score rows and single-threaded products.
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: heads * blockRows * keyCount)
         defer { scores.deallocate() }
-
-        for head in 0 ..< heads {
-            let kvHead = head / group
-            for blockStart in stride(from: 0, to: rows, by: blockRows) {
-                let blockEnd = min(blockStart + blockRows, rows)
-                let m = blockEnd - blockStart
-                let keyCount = start + blockEnd
-                // scores = scale · Q · Kᵀ over the keys the block's last row may see
-                BLAS.gemm(m: m, n: keyCount, k: headDim,
-                          queries + blockStart * queryStride + head * headDim, lda: queryStride,
-                          keys + kvHead * headDim, ldb: kvStride, transposeB: true,
-                          scores, ldc: keyCount, alpha: scale)
-                for i in 0 ..< m {
-                    let row = scores + i * keyCount
-                    let visible = start + blockStart + i + 1
-                    Kernels.softmax(row, count: visible)
-                    (row + visible).update(repeating: 0, count: keyCount - visible)
-                }
-                if let pattern {
-                    for (index, row) in pattern.rows.enumerated() where (blockStart ..< blockEnd).contains(row) {
-                        let destination = pattern.destination + (head * pattern.rows.count + index) * pattern.keyCount
-                        destination.update(from: scores + (row - blockStart) * keyCount, count: keyCount)
-                    }
-                }
-                // z = P · V
-                BLAS.gemm(m: m, n: headDim, k: keyCount,
-                          scores, lda: keyCount,
-                          values + kvHead * headDim, ldb: kvStride, transposeB: false,
-                          z + blockStart * zStride + head * headDim, ldc: zStride)
+        BLAS.singleThreaded {
+            Kernels.parallelFor(heads) { head in
+                attendHead(head, kvHead: head / group, blockRows: blockRows, scores: scores + head * blockRows * keyCount,
+                           queries: queries, queryStride: queryStride, rows: rows, start: start,
+                           keys: keys, values: values, kvStride: kvStride, into: z, zStride: zStride, pattern: pattern)
             }
+        }
+    }
+
+    private func attendHead(
+        _ head: Int, kvHead: Int, blockRows: Int, scores: UnsafeMutablePointer<Float>,
+        queries: UnsafePointer<Float>, queryStride: Int, rows: Int, start: Int,
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        into z: UnsafeMutablePointer<Float>, zStride: Int, pattern: PatternSink?
+    ) {
+        for blockStart in stride(from: 0, to: rows, by: blockRows) {
+            let blockEnd = min(blockStart + blockRows, rows)
+            let m = blockEnd - blockStart
+            let keyCount = start + blockEnd
+            // scores = scale · Q · Kᵀ over the keys the block's last row may see
+            BLAS.gemm(m: m, n: keyCount, k: headDim,
+                      queries + blockStart * queryStride + head * headDim, lda: queryStride,
+                      keys + kvHead * headDim, ldb: kvStride, transposeB: true,
+                      scores, ldc: keyCount, alpha: scale)
+            for i in 0 ..< m {
+                let row = scores + i * keyCount
+                let visible = start + blockStart + i + 1
+                Kernels.softmax(row, count: visible)
+                (row + visible).update(repeating: 0, count: keyCount - visible)
+            }
+            if let pattern {
+                for (index, row) in pattern.rows.enumerated() where (blockStart ..< blockEnd).contains(row) {
+                    let destination = pattern.destination + (head * pattern.rows.count + index) * pattern.keyCount
+                    destination.update(from: scores + (row - blockStart) * keyCount, count: keyCount)
+                }
+            }
+            // z = P · V
+            BLAS.gemm(m: m, n: headDim, k: keyCount,
+                      scores, lda: keyCount,
+                      values + kvHead * headDim, ldb: kvStride, transposeB: false,
+                      z + blockStart * zStride + head * headDim, ldc: zStride)
         }
     }
 }

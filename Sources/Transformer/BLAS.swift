@@ -6,15 +6,18 @@ import Foundation
 enum BLAS {
     /// The OpenBLAS kernel set in use, chosen once per process before the first product.
     ///
-    /// On a CPU with AVX-512 that an old OpenBLAS does not know (Debian 12's 0.3.21 on AMD Zen 4/5
-    /// picks its AVX2 "Haswell" kernels), this selects the AVX-512 "SkylakeX" kernels, about three
-    /// times faster there. A user's own `OPENBLAS_CORETYPE` is left alone.
+    /// On a CPU with AVX-512 this is OpenBLAS's AVX-512 "SkylakeX" set, also where OpenBLAS would
+    /// pick older kernels: Debian 12's 0.3.21 does not know AMD Zen 4/5 and falls back to its AVX2
+    /// "Haswell" set, a third as fast there, and environments that pin `OPENBLAS_CORETYPE` to an
+    /// AVX2 set (some CI images pin Haswell) get the same. Anything else is left as OpenBLAS chose.
     static let kernels: String = {
         let avx512Kernels: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids"]
-        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
-           qkprobe_cpu_has_avx512() != 0, !avx512Kernels.contains(coreName) {
+        if qkprobe_cpu_has_avx512() != 0, !avx512Kernels.contains(coreName) {
+            // OpenBLAS reads its choice from the environment; put the user's value back after.
+            let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
             setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)
             _ = qkprobe_openblas_reselect_kernels()
+            if let pinned { setenv("OPENBLAS_CORETYPE", pinned, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
         }
         return coreName
     }()
@@ -46,6 +49,17 @@ enum BLAS {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     blasInt(m), blasInt(n), blasInt(k), alpha, a, blasInt(lda), b, blasInt(ldb),
                     beta, c, blasInt(ldc))
+    }
+
+    /// Runs `body` with each product on the calling thread only, for callers that spread many
+    /// small products over the cores themselves: OpenBLAS's own threads would cost more to wake
+    /// for each of them than they save.
+    static func singleThreaded<T>(_ body: () -> T) -> T {
+        _ = kernels
+        let threads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(threads) }
+        return body()
     }
 
     /// Sizes reach BLAS only after the model's shapes were validated, so they fit its 32-bit ints.

@@ -8,20 +8,25 @@ enum Kernels {
     static let coreCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Runs `body` over `0..<count` in contiguous chunks, one per core when each chunk has at least
-    /// `minimumChunk` items (below that, threads cost more than they save). `body` must touch only
-    /// the data of its own chunk; the kernels here write disjoint rows.
+    /// `minimumChunk` items (below that, threads cost more than they save).
     static func forEachChunk(of count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void) {
         let chunks = min(coreCount, count / max(minimumChunk, 1))
         guard chunks > 1 else {
             if count > 0 { body(0 ..< count) }
             return
         }
+        parallelFor(chunks) { chunk in
+            body(count * chunk / chunks ..< count * (chunk + 1) / chunks)
+        }
+    }
+
+    /// Runs `body(i)` for every i in `0..<count` on all cores. Each call must touch only its own
+    /// part of the data (the kernels here write disjoint rows or heads).
+    static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
-            // Chunks are disjoint, so sharing the closure (and the buffers it holds) cannot race.
+            // The iterations are disjoint, so sharing the closure (and the buffers it holds) cannot race.
             nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                body(count * chunk / chunks ..< count * (chunk + 1) / chunks)
-            }
+            DispatchQueue.concurrentPerform(iterations: count) { body($0) }
         }
     }
 
@@ -57,21 +62,34 @@ enum Kernels {
         }
     }
 
-    /// Σ x², with eight partial sums so the loop vectorises.
+    /// Σ x², in eight interleaved partial sums so that the compiler can vectorise the loop.
     static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var partial = SIMD8<Float>()
+        sum(count) { x[$0] * x[$0] }
+    }
+
+    /// Σ term(i) for i < count, in eight interleaved partial sums (float addition is not
+    /// associative, so the compiler would not split one running sum across vector lanes).
+    @inline(__always)
+    static func sum(_ count: Int, _ term: (Int) -> Float) -> Float {
+        var partial: (Float, Float, Float, Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0, 0, 0, 0)
         var i = 0
         while i + 8 <= count {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            partial += v * v
+            partial.0 += term(i)
+            partial.1 += term(i + 1)
+            partial.2 += term(i + 2)
+            partial.3 += term(i + 3)
+            partial.4 += term(i + 4)
+            partial.5 += term(i + 5)
+            partial.6 += term(i + 6)
+            partial.7 += term(i + 7)
             i += 8
         }
-        var sum = partial.sum()
+        var total = ((partial.0 + partial.1) + (partial.2 + partial.3)) + ((partial.4 + partial.5) + (partial.6 + partial.7))
         while i < count {
-            sum += x[i] * x[i]
+            total += term(i)
             i += 1
         }
-        return sum
+        return total
     }
 
     // MARK: Activations
@@ -82,17 +100,8 @@ enum Kernels {
         forEachChunk(of: rows, minimumChunk: rowsPerThread) { range in
             for row in range {
                 let gate = gateUp + row * 2 * width, up = gate + width, out = y + row * width
-                var i = 0
-                while i + 8 <= width {
-                    let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let u = UnsafeRawPointer(up + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let silu = g / (1 + exp(-g))
-                    UnsafeMutableRawPointer(out + i).storeBytes(of: silu * u, as: SIMD8<Float>.self)
-                    i += 8
-                }
-                while i < width {
-                    out[i] = gate[i] / (1 + Foundation.exp(-gate[i])) * up[i]
-                    i += 1
+                for i in 0 ..< width {
+                    out[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
                 }
             }
         }
@@ -116,21 +125,8 @@ enum Kernels {
     static func softmax(_ s: UnsafeMutablePointer<Float>, count: Int) {
         var maximum = -Float.infinity
         for i in 0 ..< count { maximum = max(maximum, s[i]) }
-        var partial = SIMD8<Float>()
-        var i = 0
-        while i + 8 <= count {
-            let e = exp(UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self) - maximum)
-            UnsafeMutableRawPointer(s + i).storeBytes(of: e, as: SIMD8<Float>.self)
-            partial += e
-            i += 8
-        }
-        var sum = partial.sum()
-        while i < count {
-            s[i] = Foundation.exp(s[i] - maximum)
-            sum += s[i]
-            i += 1
-        }
-        let inverse = 1 / sum
+        for i in 0 ..< count { s[i] = exp(s[i] - maximum) }
+        let inverse = 1 / sum(count) { s[$0] }
         for i in 0 ..< count { s[i] *= inverse }
     }
 
@@ -150,26 +146,26 @@ enum Kernels {
         }
     }
 
-    /// `exp` on eight lanes: Cody-Waite reduction `x = n·ln2 + r`, a degree-6 polynomial for e^r on
-    /// |r| <= ln2/2 (Cephes' expf coefficients, under 2 ulp), scaled by 2^n through the exponent bits.
-    /// Inputs are clamped to [-87.3, 88.3], where e^x stays a normal float.
+    /// e^x for float32, within 2 ulp: Cody-Waite reduction `x = n·ln2 + r` with |r| <= ln2/2, a
+    /// degree-6 polynomial for e^r (Cephes' expf coefficients), and 2^n put in the exponent bits.
+    /// Plain arithmetic, so that loops over it vectorise (libm's expf is a call per element).
+    /// Inputs are clamped to [-87.3, 88.4], where e^x is a normal float.
     @inline(__always)
-    static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let x = x.clamped(lowerBound: SIMD8(repeating: -87.33654), upperBound: SIMD8(repeating: 88.37626))
-        // Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits.
+    static func exp(_ x: Float) -> Float {
+        let x = min(max(x, -87.336_54), 88.376_26)
+        // Adding 1.5·2²³ rounds x·log2(e) to the nearest integer n and leaves n in the low mantissa bits.
         let shifter: Float = 12_582_912
         let shifted = x * 1.442_695_04 + shifter
         let n = shifted - shifter
         let r = (x - n * 0.693_359_375) - n * -2.121_944_4e-4
-        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+        var p: Float = 1.987_569_15e-4
         p = p * r + 1.398_199_950_7e-3
         p = p * r + 8.333_451_907_3e-3
         p = p * r + 4.166_579_589_4e-2
         p = p * r + 1.666_666_545_9e-1
         p = p * r + 5.000_000_120_1e-1
         let expR = p * (r * r) + r + 1
-        let exponent = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- Int32(bitPattern: shifter.bitPattern)
-        let twoToN = unsafeBitCast((exponent &+ 127) &<< 23, to: SIMD8<Float>.self)
+        let twoToN = Float(bitPattern: (shifted.bitPattern &- shifter.bitPattern &+ 127) &<< 23)
         return expR * twoToN
     }
 }

@@ -123,3 +123,21 @@ extension Transformer {
         return rest.hasSuffix(pieces.last!)
     }
 }
+
+// MARK: - Cost
+
+extension Transformer {
+    /// Floating-point operations (a multiply-add counts 2) of a pass over `tokens` new tokens after
+    /// `cached` ones, with logits at `logitRows` positions: every weight product, attention scores
+    /// and weighted values over each query's causal prefix, and the LM head.
+    public func forwardFLOPs(tokens: Int, cached: Int = 0, logitRows: Int = 1) -> Double {
+        let c = config
+        let qDim = c.nHeads * c.dHead, kvDim = c.nKVHeads * c.dHead
+        let mlpWeights = c.architecture == .gpt2 ? 2 * c.dFF * c.dModel : 3 * c.dFF * c.dModel
+        let layerWeights = Double(c.dModel * (qDim + 2 * kvDim) + qDim * c.dModel + mlpWeights)
+        let visibleKeys = Double(tokens) * Double(cached) + Double(tokens) * Double(tokens + 1) / 2
+        let attention = 4 * Double(c.dHead * c.nHeads) * visibleKeys
+        let perLayer = 2 * layerWeights * Double(tokens) + attention
+        return Double(c.nLayers) * perLayer + 2 * Double(c.dModel * c.vocabSize * logitRows)
+    }
+}

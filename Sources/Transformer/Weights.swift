@@ -92,7 +92,9 @@ enum FeedForward: Sendable {
 struct WeightReader {
     let source: any WeightSource
 
-    var isGGUF: Bool { source is GGUFFile }
+    /// Whether the tensors carry llama.cpp's GGUF names (`token_embd.weight`, `blk.N.…`) rather
+    /// than Hugging Face's; such files also have llama.cpp's layouts.
+    var isGGUF: Bool { contains("token_embd.weight") }
 
     func contains(_ name: String) -> Bool { source.shape(of: name) != nil }
 
