@@ -102,15 +102,12 @@ plt.show()
 # ## Robustness: accuracy by steps and by distractors
 #
 # The paper asks whether the heads that answer well keep doing so on deeper problems (more steps
-# of reasoning) and with more distracting sentences. Groups without labelled samples are left
-# out of the lines; the tick labels give each group's size.
+# of reasoning) and with more distracting sentences. The tick labels give each group's size; a
+# group without labelled samples leaves a gap, and a breakdown that no labelled sample has (a
+# dataset without steps, say) is not drawn.
 
 # %%
 def by_group(ax, group, what):
-    if len(group.values) == 0:
-        ax.text(0.5, 0.5, f"no sample with known {what}", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return
     x = np.arange(len(group.values))
     for layer, head in top:
         ax.plot(x, group.heads[:, layer, head], marker="o",
@@ -121,17 +118,23 @@ def by_group(ax, group, what):
     ax.set_xticks(x, [f"{v}\nn={n}" for v, n in zip(group.values, group.counts)], fontsize=8)
     ax.set_xlabel(what)
     ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(lambda y, _: f"{y:.0%}")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.grid(axis="y", alpha=0.3)
 
 
-figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-by_group(left, tables.by_steps, "steps")
-by_group(right, tables.by_distractors, "distractors")
-left.set_ylabel("accuracy")
-handles, labels = (left if left.lines else right).get_legend_handles_labels()
-figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-figure.suptitle(f"{run.title}: top {len(top)} heads and the model, by steps and by distractors", fontsize=10)
-figure.tight_layout()
-qkrun.save_figure(figure, FIGURES, "accuracy_by_steps_and_distractors.png")
-plt.show()
+known = [(group, what) for group, what in [(tables.by_steps, "steps"), (tables.by_distractors, "distractors")]
+         if group.counts.sum() > 0]
+if not known:
+    print("no labelled sample has a known number of steps or distractors: nothing to break down")
+else:
+    figure, axes = plt.subplots(1, len(known), figsize=(1 + 5 * len(known), 4.2), sharey=True, squeeze=False)
+    for ax, (group, what) in zip(axes[0], known):
+        by_group(ax, group, what)
+    axes[0][0].set_ylabel("accuracy")
+    figure.legend(*axes[0][0].get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.0, 0.5),
+                  fontsize=8)
+    figure.suptitle(f"{run.title}: top {len(top)} heads and the model, by "
+                    f"{' and by '.join(what for _, what in known)}", fontsize=10)
+    figure.tight_layout()
+    qkrun.save_figure(figure, FIGURES, "accuracy_by_steps_and_distractors.png")
+    plt.show()

@@ -3,7 +3,7 @@
 
 usage: make_synthetic_run.py OUTPUT.h5 [--seed S] [--samples N] [--activations]
                              [--incomplete FRACTION] [--unlabelled FRACTION] [--model-sha256 HEX]
-                             [--dataset-name NAME]
+                             [--unknown-steps] [--dataset-name NAME]
 
 The file follows the layout that the Swift tool writes (DESIGN.md, "The HDF5 run file", with the
 additions in Sources/RunStore/RunLayout.swift), but its numbers are made up: a few heads answer
@@ -39,6 +39,8 @@ def parse_arguments(argv):
     parser.add_argument("--activations", action="store_true", help="save /activations/q and /activations/k")
     parser.add_argument("--incomplete", type=float, default=0.0,
                         help="fraction of rows left unwritten, as by an interrupted run (default 0)")
+    parser.add_argument("--unknown-steps", action="store_true",
+                        help="store steps and distractors as -1 (unknown), as for a dataset without them")
     parser.add_argument("--unlabelled", type=float, default=0.0,
                         help="fraction of rows with label -1 (default 0)")
     parser.add_argument("--model-sha256", default="5" * 64, type=model_digest,
@@ -172,6 +174,8 @@ def write_synthetic_run(path, args):
     skill = head_skills(np.random.default_rng(int(args.model_sha256[:15], 16)))
     labels, steps, distractors, queries, keys, qk, logits = synthetic_rows(rng, n, skill)
     labels[rng.random(n) < args.unlabelled] = -1
+    if args.unknown_steps:
+        steps[:], distractors[:] = -1, -1
     complete = (rng.random(n) >= args.incomplete).astype(np.uint8)
     for array in (qk, logits, queries, keys):
         array[complete == 0] = np.nan

@@ -22,22 +22,26 @@ import sys
 import time
 from pathlib import Path
 
-import h5py
 import jupytext
 import matplotlib.image
+
+import qkrun
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 SYNC_HINT = "edit one and run `jupytext --sync notebooks-export/*.ipynb` (the newer file wins)"
 
 
-def expected_figures(notebook, run_has_activations):
-    """The PNGs each notebook must write; a new notebook must be listed here."""
+def expected_figures(run):
+    """Notebook -> the PNGs it must write for this calibration run (None: a run that cannot be
+    read, on which the notebooks fail and say why). A new notebook must be listed here."""
+    breakdown = run is not None and (run.scored & ((run.steps >= 0) | (run.distractors >= 0))).any()
+    activations = run is not None and run.has_activations
     return {
-        "head_accuracy": ["head_accuracy.png", "accuracy_by_steps_and_distractors.png"],
-        "score_margins": ["score_margins.png"] + (["query_pca.png"] if run_has_activations else []),
+        "head_accuracy": ["head_accuracy.png"] + (["accuracy_by_steps_and_distractors.png"] if breakdown else []),
+        "score_margins": ["score_margins.png"] + (["query_pca.png"] if activations else []),
         "transfer": ["transfer.png"],
-    }.get(notebook)
+    }
 
 
 def drift_problems(notebook_path):
@@ -89,12 +93,11 @@ def blank_problem(path):
     return None
 
 
-def has_activations(run):
+def readable_run(path):
     try:
-        with h5py.File(run, "r") as f:
-            return "/activations/q" in f
-    except OSError:
-        return False  # the notebooks say why they cannot read it
+        return qkrun.open_run(path)
+    except SystemExit:
+        return None  # the notebooks say why they cannot read it
 
 
 def main(argv):
@@ -107,8 +110,9 @@ def main(argv):
     notebooks = sorted(HERE.glob("*.ipynb"))
     problems = [problem for notebook in notebooks for problem in drift_problems(notebook)]
     problems += unpaired_scripts(notebooks)
+    expected = expected_figures(readable_run(args.run))
     problems += [f"{notebook.name} has no figure list in run_notebooks.py (expected_figures)"
-                 for notebook in notebooks if expected_figures(notebook.stem, False) is None]
+                 for notebook in notebooks if notebook.stem not in expected]
     problems += [f"{option} {path}: no such run file (make it with `qkprobe probe --output {path}`)"
                  for option, path in [("RUN", args.run), ("TEST_RUN", args.test_run)] if not path.is_file()]
     if problems:
@@ -119,10 +123,9 @@ def main(argv):
     environment = dict(os.environ, MPLBACKEND="Agg", QKPROBE_RUN=str(args.run.resolve()),
                        QKPROBE_TEST_RUN=str(args.test_run.resolve()),
                        QKPROBE_FIGURES=str(args.figures.resolve()))
-    activations = has_activations(args.run)
     for notebook in notebooks:
         script = notebook.with_suffix(".py")
-        figures = [args.figures / name for name in expected_figures(notebook.stem, activations)]
+        figures = [args.figures / name for name in expected[notebook.stem]]
         for figure in figures:
             figure.unlink(missing_ok=True)
         started = time.monotonic()
@@ -137,7 +140,7 @@ def main(argv):
                            if (problem := "was not written" if not figure.is_file() else blank_problem(figure))]
         problems += figure_problems
         if not figure_problems:
-                print(f"notebooks: {script.name} ran in {time.monotonic() - started:.1f} s and wrote "
+            print(f"notebooks: {script.name} ran in {time.monotonic() - started:.1f} s and wrote "
                   f"{', '.join(figure.name for figure in figures)}")
     if problems:
         return fail(problems)
