@@ -1,0 +1,316 @@
+// The run file, layout version 1 (DESIGN.md, "The HDF5 run file", plus the additions marked +).
+//
+// /                    attrs: format="qkprobe-run", format_version=1, tool_version, created,
+//                             model_name, model_path, model_sha256, architecture, n_layers,
+//                             n_heads, n_kv_heads, d_head, dataset_name, dataset_sha256,
+//                             template, qk_rope ("pre"|"post"), qk_scale (float32),
+//                             + threads (a resume must use the same count to be bit-exact)
+// /options                  [O] string (UTF-8)
+// /samples/id               [N] string                    written at creation, compressed
+// /samples/label            [N] int8      -1 absent       written at creation, compressed
+// /samples/steps            [N] int16     -1 unknown      written at creation, compressed
+// /samples/distractors      [N] int16     -1 unknown      written at creation, compressed
+// /samples/n_tokens         [N] int32                     written at creation, compressed
+// /samples/anchor           [N] int32                     written at creation, compressed
+// + /samples/token_ids      [N] vlen int32  prompt tokens written at creation, compressed
+// /samples/complete         [N] uint8   1 once the row's scores (and activations) are written
+// /scores/qk                [N, O, L, H] float32          NaN until written
+// /scores/model_logit       [N, O] float32                NaN until written
+// /activations/q            [N, O, L, H, Dh] float32      only when activations are saved
+// /activations/k            [N, L, Hkv, Dh] float32       only when activations are saved
+// + /heads/steps_values         [S] int16   distinct known /samples/steps, ascending
+// + /heads/distractors_values   [D] int16   distinct known /samples/distractors, ascending
+// /heads/accuracy               [L, H] float32            NaN until written
+// + /heads/accuracy_by_steps        [S, L, H] float32     row s is steps_values[s]
+// + /heads/accuracy_by_distractors  [D, L, H] float32
+// + /heads/baseline_accuracy        [] float32 (scalar)   the model's own accuracy
+// + /heads/baseline_accuracy_by_steps        [S] float32
+// + /heads/baseline_accuracy_by_distractors  [D] float32
+// + /heads/complete                 [] uint8  1 once every /heads table is written
+//
+// Crash safety. HDF5 1.10 does not update its metadata atomically, so a run never changes
+// metadata after creation:
+// - The whole file is built under a temporary name (every dataset at its final size, samples,
+//   options and attributes written), closed, and renamed into place: a kill during creation
+//   leaves no half-built file at the output path.
+// - Everything written later (/samples/complete, /scores, /activations, /heads) is contiguous,
+//   allocated and filled when created. A write then only overwrites bytes inside space that
+//   already exists; the file never grows and no object header, B-tree or heap changes.
+//   (Chunked storage would add a chunk index per dataset and buys nothing here: these datasets
+//   never grow and are not compressed.)
+// - Those datasets are not compressed: a compressed chunk changes size when rewritten and is
+//   reallocated, which updates the chunk index, a metadata write a kill could tear. Only data
+//   written once at creation (/samples/*) is compressed.
+// - A row is written as: its data, flush, complete[row] = 1, flush. A kill at any moment
+//   leaves every row flagged complete intact; the others are simply written again.
+// - The fill values (NaN, 0) are written at creation, so the disk space is really taken then:
+//   a full disk stops the run when it starts, not halfway.
+// Files use HDF5's default (earliest) format: no SWMR status flag is left by a killed writer.
+import CHDF5
+
+enum RunLayout {
+    static let format = "qkprobe-run"
+    static let formatVersion = 1
+
+    static let options = "/options"
+    static let sampleID = "/samples/id"
+    static let label = "/samples/label"
+    static let steps = "/samples/steps"
+    static let distractors = "/samples/distractors"
+    static let nTokens = "/samples/n_tokens"
+    static let anchor = "/samples/anchor"
+    static let tokenIDs = "/samples/token_ids"
+    static let complete = "/samples/complete"
+    static let qk = "/scores/qk"
+    static let modelLogit = "/scores/model_logit"
+    static let queries = "/activations/q"
+    static let keys = "/activations/k"
+    static let stepsValues = "/heads/steps_values"
+    static let distractorsValues = "/heads/distractors_values"
+    static let accuracy = "/heads/accuracy"
+    static let accuracyBySteps = "/heads/accuracy_by_steps"
+    static let accuracyByDistractors = "/heads/accuracy_by_distractors"
+    static let baselineAccuracy = "/heads/baseline_accuracy"
+    static let baselineAccuracyBySteps = "/heads/baseline_accuracy_by_steps"
+    static let baselineAccuracyByDistractors = "/heads/baseline_accuracy_by_distractors"
+    static let headsComplete = "/heads/complete"
+
+    /// Largest dimension accepted from a file's attributes (a guard against corrupt headers).
+    static let maxDimension = 1 << 20
+    /// Rows per compressed chunk of the per-sample metadata.
+    static let rowsPerChunk = 1 << 16
+
+    // MARK: creating
+
+    /// Lays out the complete file for a validated `spec`: everything but the rows' results and
+    /// head tables.
+    static func build(_ file: H5File, _ spec: RunSpec) throws {
+        try writeHeader(spec.header, to: file)
+        let shape = spec.shape
+        let samples = spec.samples
+        let n = samples.count
+        for group in ["/samples", "/scores", "/heads"] + (spec.saveActivations ? ["/activations"] : []) {
+            try file.createGroup(group)
+        }
+        try file.createDataset(options, element: .utf8String, shape: [spec.options.count],
+                               storage: .compressed(rowsPerChunk: spec.options.count)).writeStrings(spec.options)
+
+        let perSample = H5Storage.compressed(rowsPerChunk: min(n, rowsPerChunk))
+        try file.createDataset(sampleID, element: .utf8String, shape: [n], storage: perSample)
+            .writeStrings(samples.map(\.id))
+        try file.createDataset(label, element: .scalar(Int8.self), shape: [n], storage: perSample)
+            .write(samples.map { Int8($0.label) })
+        try file.createDataset(steps, element: .scalar(Int16.self), shape: [n], storage: perSample)
+            .write(samples.map { Int16($0.steps) })
+        try file.createDataset(distractors, element: .scalar(Int16.self), shape: [n], storage: perSample)
+            .write(samples.map { Int16($0.distractors) })
+        try file.createDataset(nTokens, element: .scalar(Int32.self), shape: [n], storage: perSample)
+            .write(samples.map { Int32($0.tokenIDs.count) })
+        try file.createDataset(anchor, element: .scalar(Int32.self), shape: [n], storage: perSample)
+            .write(samples.map { Int32($0.anchor) })
+        try file.createDataset(tokenIDs, element: .int32Sequence, shape: [n], storage: perSample)
+            .writeInt32Sequences(samples.map(\.tokenIDs))
+
+        let unwritten = H5Storage.preallocated(fill: H5Fill(Float.nan))
+        let notYet = H5Storage.preallocated(fill: H5Fill(UInt8(0)))
+        let (o, l, h) = (shape.options, shape.layers, shape.heads)
+        _ = try file.createDataset(complete, element: .scalar(UInt8.self), shape: [n], storage: notYet)
+        var floatDatasets = [(qk, [n, o, l, h]), (modelLogit, [n, o])]
+        if spec.saveActivations {
+            floatDatasets += [(queries, [n, o, l, h, shape.headDim]), (keys, [n, l, shape.kvHeads, shape.headDim])]
+        }
+        let (s, d) = (spec.stepsValues, spec.distractorsValues)
+        try file.createDataset(stepsValues, element: .scalar(Int16.self), shape: [s.count],
+                               storage: .preallocated(fill: H5Fill(Int16(-1)))).write(s.map { Int16($0) })
+        try file.createDataset(distractorsValues, element: .scalar(Int16.self), shape: [d.count],
+                               storage: .preallocated(fill: H5Fill(Int16(-1)))).write(d.map { Int16($0) })
+        floatDatasets += [
+            (accuracy, [l, h]), (accuracyBySteps, [s.count, l, h]), (accuracyByDistractors, [d.count, l, h]),
+            (baselineAccuracy, []), (baselineAccuracyBySteps, [s.count]), (baselineAccuracyByDistractors, [d.count]),
+        ]
+        for (path, dims) in floatDatasets {
+            _ = try file.createDataset(path, element: .scalar(Float.self), shape: dims, storage: unwritten)
+        }
+        _ = try file.createDataset(headsComplete, element: .scalar(UInt8.self), shape: [], storage: notYet)
+    }
+
+    /// Bytes of the datasets preallocated at creation: a lower bound of the file's size.
+    static func preallocatedBytes(_ spec: RunSpec) -> Int {
+        let shape = spec.shape
+        let (l, h, s, d) = (shape.layers, shape.heads, spec.stepsValues.count, spec.distractorsValues.count)
+        let activations = spec.saveActivations ? shape.queriesPerSample + shape.keysPerSample : 0
+        let floatsPerSample = shape.scoresPerSample + shape.options + activations
+        let perSample = MemoryLayout<UInt8>.size + floatsPerSample * MemoryLayout<Float>.size
+        let headFloats = l * h * (1 + s + d) + 1 + s + d
+        let (bytes, overflow) = shape.samples.multipliedReportingOverflow(by: perSample)
+        return overflow ? Int.max : bytes + headFloats * MemoryLayout<Float>.size + 2 * (s + d) + 1
+    }
+
+    /// Refuses a spec that cannot make a valid file, before anything is written.
+    static func validate(_ spec: RunSpec, _ path: String) throws {
+        let header = spec.header
+        func fail(_ problem: String) -> RunStoreError { RunStoreError(path, "cannot create the run: \(problem)") }
+        for (name, value) in [("n_layers", header.nLayers), ("n_heads", header.nHeads),
+                              ("n_kv_heads", header.nKVHeads), ("d_head", header.dHead), ("threads", header.threads)]
+        where !(1...maxDimension).contains(value) {
+            throw fail("\(name) is \(value)")
+        }
+        guard header.nHeads % header.nKVHeads == 0 else {
+            throw fail("n_heads \(header.nHeads) is not a multiple of n_kv_heads \(header.nKVHeads)")
+        }
+        guard header.qkScale.isFinite && header.qkScale > 0 else { throw fail("qk_scale is \(header.qkScale)") }
+        guard (1...Int(Int8.max)).contains(spec.options.count) else {
+            throw fail("\(spec.options.count) options (1 to \(Int8.max) are supported)")
+        }
+        guard !spec.samples.isEmpty else { throw fail("no samples") }
+        let shape = spec.shape
+        let largest = [shape.samples, shape.options, shape.layers, shape.heads, shape.headDim, MemoryLayout<Float>.size]
+        guard let bytes = elementCount(largest), bytes <= Int.max / 4 else { throw fail("the score arrays are too large") }
+        let known = -1...Int(Int16.max)
+        for (index, sample) in spec.samples.enumerated() {
+            let problem: String? =
+                !(-1..<spec.options.count).contains(sample.label) ? "label \(sample.label) is not an option index or -1"
+                : !known.contains(sample.steps) ? "steps \(sample.steps) is outside -1...\(Int16.max)"
+                : !known.contains(sample.distractors) ? "distractors \(sample.distractors) is outside -1...\(Int16.max)"
+                : !sample.tokenIDs.indices.contains(sample.anchor)
+                    ? "anchor \(sample.anchor) is outside its \(sample.tokenIDs.count) tokens" : nil
+            if let problem { throw fail("sample \(index) (\(sample.id)): \(problem)") }
+        }
+    }
+
+    private static func writeHeader(_ header: RunHeader, to file: H5File) throws {
+        try file.setAttribute("format", format)
+        try file.setAttribute("format_version", Int64(formatVersion))
+        for (name, value) in [("tool_version", header.toolVersion), ("created", header.created),
+                              ("model_name", header.modelName), ("model_path", header.modelPath),
+                              ("model_sha256", header.modelSHA256), ("architecture", header.architecture),
+                              ("dataset_name", header.datasetName), ("dataset_sha256", header.datasetSHA256),
+                              ("template", header.template), ("qk_rope", header.qkRope.rawValue)] {
+            try file.setAttribute(name, value)
+        }
+        for (name, value) in [("n_layers", header.nLayers), ("n_heads", header.nHeads),
+                              ("n_kv_heads", header.nKVHeads), ("d_head", header.dHead), ("threads", header.threads)] {
+            try file.setAttribute(name, Int64(value))
+        }
+        try file.setAttribute("qk_scale", header.qkScale)
+    }
+
+    // MARK: reading
+
+    static func readHeader(_ file: H5File) throws -> RunHeader {
+        let path = file.path
+        guard try file.hasAttribute("format"), try file.stringAttribute("format") == format else {
+            throw RunStoreError(path, "not a qkprobe run file (no format=\"\(format)\" attribute)")
+        }
+        let version = try file.attribute("format_version", as: Int64.self)
+        guard version == formatVersion else {
+            throw RunStoreError(path, "run file format_version \(version) is not supported (this qkprobe reads \(formatVersion))")
+        }
+        func dimension(_ name: String) throws -> Int {
+            let value = try file.attribute(name, as: Int64.self)
+            guard (1...Int64(maxDimension)).contains(value) else {
+                throw RunStoreError(path, "attribute \(name) is \(value), outside 1...\(maxDimension)")
+            }
+            return Int(value)
+        }
+        let ropeText = try file.stringAttribute("qk_rope")
+        guard let rope = QKRope(rawValue: ropeText) else {
+            throw RunStoreError(path, "attribute qk_rope is \"\(ropeText)\", expected \"pre\" or \"post\"")
+        }
+        let header = RunHeader(
+            toolVersion: try file.stringAttribute("tool_version"), created: try file.stringAttribute("created"),
+            modelName: try file.stringAttribute("model_name"), modelPath: try file.stringAttribute("model_path"),
+            modelSHA256: try file.stringAttribute("model_sha256"), architecture: try file.stringAttribute("architecture"),
+            nLayers: try dimension("n_layers"), nHeads: try dimension("n_heads"),
+            nKVHeads: try dimension("n_kv_heads"), dHead: try dimension("d_head"),
+            datasetName: try file.stringAttribute("dataset_name"),
+            datasetSHA256: try file.stringAttribute("dataset_sha256"), template: try file.stringAttribute("template"),
+            qkRope: rope, qkScale: try file.attribute("qk_scale", as: Float.self),
+            threads: try dimension("threads"))
+        guard header.nHeads % header.nKVHeads == 0 else {
+            throw RunStoreError(path, "n_heads \(header.nHeads) is not a multiple of n_kv_heads \(header.nKVHeads)")
+        }
+        return header
+    }
+
+    /// The run's datasets, opened and checked against the header's dimensions before anything
+    /// is read, so a damaged file is refused with the dataset's name rather than misread.
+    struct Opened {
+        let header: RunHeader
+        let shape: RunShape
+        let hasActivations: Bool
+        let datasets: [String: H5Dataset]
+
+        subscript(_ path: String) -> H5Dataset { datasets[path]! }
+
+        init(_ file: H5File) throws {
+            header = try readHeader(file)
+            hasActivations = try file.exists(queries) || file.exists(keys)
+            var datasets: [String: H5Dataset] = [:]
+            for path in [options, sampleID, label, steps, distractors, nTokens, anchor, tokenIDs, complete, qk,
+                         modelLogit, stepsValues, distractorsValues, accuracy, accuracyBySteps,
+                         accuracyByDistractors, baselineAccuracy, baselineAccuracyBySteps,
+                         baselineAccuracyByDistractors, headsComplete] + (hasActivations ? [queries, keys] : []) {
+                datasets[path] = try file.openDataset(path)
+            }
+            func dims(_ path: String) -> [Int] { datasets[path]!.shape }
+            guard dims(options).count == 1, dims(sampleID).count == 1 else {
+                throw RunStoreError(file.path, "\(options) and \(sampleID) must be one-dimensional")
+            }
+            shape = RunShape(samples: dims(sampleID)[0], options: dims(options)[0], layers: header.nLayers,
+                             heads: header.nHeads, kvHeads: header.nKVHeads, headDim: header.dHead)
+            let (n, o, l, h) = (shape.samples, shape.options, shape.layers, shape.heads)
+            let (s, d) = (dims(stepsValues).first ?? -1, dims(distractorsValues).first ?? -1)
+            var expected: [(String, [Int])] = [
+                (label, [n]), (steps, [n]), (distractors, [n]), (nTokens, [n]), (anchor, [n]), (tokenIDs, [n]),
+                (complete, [n]), (qk, [n, o, l, h]), (modelLogit, [n, o]), (stepsValues, [s]),
+                (distractorsValues, [d]), (accuracy, [l, h]), (accuracyBySteps, [s, l, h]),
+                (accuracyByDistractors, [d, l, h]), (baselineAccuracy, []), (baselineAccuracyBySteps, [s]),
+                (baselineAccuracyByDistractors, [d]), (headsComplete, []),
+            ]
+            if hasActivations {
+                expected += [(queries, [n, o, l, h, shape.headDim]), (keys, [n, l, shape.kvHeads, shape.headDim])]
+            }
+            for (path, shape) in expected where dims(path) != shape {
+                throw RunStoreError(file.path, "\(path) has shape \(dims(path)), expected \(shape)")
+            }
+            // The scores are stored uncompressed, so an honest file is at least this large;
+            // checking it bounds every allocation the reader makes from the shapes above.
+            let scoreBytes = elementCount([n, o, l, h, 4]) ?? Int.max
+            guard scoreBytes <= (try file.fileSize) else {
+                throw RunStoreError(file.path, "\(qk) of shape \([n, o, l, h]) does not fit in the file")
+            }
+            self.datasets = datasets
+        }
+
+        /// The samples as stored, checked against each other and the options.
+        func readSamples() throws -> [SampleInfo] {
+            let path = self[sampleID].path
+            let ids = try self[sampleID].readStrings()
+            let labels = try self[label].read(as: Int8.self)
+            let steps = try self[RunLayout.steps].read(as: Int16.self)
+            let distractors = try self[RunLayout.distractors].read(as: Int16.self)
+            let counts = try self[nTokens].read(as: Int32.self)
+            let anchors = try self[anchor].read(as: Int32.self)
+            let tokens = try self[tokenIDs].readInt32Sequences()
+            return try ids.indices.map { index in
+                let sample = SampleInfo(id: ids[index], label: Int(labels[index]), steps: Int(steps[index]),
+                                        distractors: Int(distractors[index]), tokenIDs: tokens[index],
+                                        anchor: Int(anchors[index]))
+                let problem: String? =
+                    Int(counts[index]) != tokens[index].count
+                        ? "\(nTokens) is \(counts[index]) but \(tokenIDs) has \(tokens[index].count) tokens"
+                    : !(-1..<shape.options).contains(sample.label)
+                        ? "\(label) is \(sample.label), not an option index or -1"
+                    : !tokens[index].indices.contains(sample.anchor)
+                        ? "\(anchor) is \(sample.anchor), outside the prompt's \(tokens[index].count) tokens" : nil
+                if let problem { throw RunStoreError(path, "sample \(index): \(problem)") }
+                return sample
+            }
+        }
+
+        func readComplete() throws -> [Bool] {
+            try self[complete].read(as: UInt8.self).map { $0 != 0 }
+        }
+    }
+}
