@@ -88,13 +88,14 @@ def heatmap(ax, accuracy, baseline):
     ax.set_ylabel("layer")
     bar = plt.colorbar(image, ax=ax, format=PercentFormatter(1.0, decimals=0))
     bar.ax.axhline(baseline, color="black", linewidth=2)
-    bar.set_label(f"head accuracy (black line: model baseline {baseline:.1%})")
+    bar.set_label("head accuracy")
 
 
-figure, ax = plt.subplots(figsize=(2.2 + 0.42 * run.heads, 1.6 + 0.2 * run.layers))
+figure, ax = plt.subplots(figsize=(max(6.0, 2.2 + 0.42 * run.heads), max(3.5, 1.8 + 0.2 * run.layers)))
 heatmap(ax, tables.accuracy, tables.baseline)
-ax.set_title(f"{run.title}: QK-score head accuracy (n={tables.count})\n"
-             f"model baseline {tables.baseline:.1%}; top {len(top)} heads labelled in %", fontsize=10)
+ax.set_title(f"{run.title}\nQK-score head accuracy, n={tables.count}; top {len(top)} heads labelled in %\n"
+             f"model baseline {tables.baseline:.1%} (black line on the colour bar); outlined heads beat it",
+             fontsize=9)
 qkrun.save_figure(figure, FIGURES, "head_accuracy.png")
 plt.show()
 
