@@ -3,7 +3,7 @@
 
 usage: make_synthetic_run.py OUTPUT.h5 [--seed S] [--samples N] [--activations]
                              [--incomplete FRACTION] [--unlabelled FRACTION] [--model-sha256 HEX]
-                             [--unknown-steps] [--dataset-name NAME]
+                             [--unknown-steps-and-distractors] [--dataset-name NAME]
 
 The file follows the layout that the Swift tool writes (DESIGN.md, "The HDF5 run file", with the
 additions in Sources/RunStore/RunLayout.swift), but its numbers are made up: a few heads answer
@@ -34,19 +34,19 @@ VOCABULARY = 49152
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output")
-    parser.add_argument("--seed", type=int, default=2502)
+    parser.add_argument("--seed", type=int, default=2502, help="seeds the samples and their scores (default 2502)")
     parser.add_argument("--samples", type=int, default=600, help="rows (default 600)")
     parser.add_argument("--activations", action="store_true", help="save /activations/q and /activations/k")
     parser.add_argument("--incomplete", type=float, default=0.0,
                         help="fraction of rows left unwritten, as by an interrupted run (default 0)")
-    parser.add_argument("--unknown-steps", action="store_true",
+    parser.add_argument("--unknown-steps-and-distractors", action="store_true",
                         help="store steps and distractors as -1 (unknown), as for a dataset without them")
     parser.add_argument("--unlabelled", type=float, default=0.0,
                         help="fraction of rows with label -1 (default 0)")
     parser.add_argument("--model-sha256", default="5" * 64, type=model_digest,
                         help="the root attribute model_sha256, 64 hex digits; it also seeds which heads "
                              "are good, so runs with the same value look like one model on different data")
-    parser.add_argument("--dataset-name", default="synthetic")
+    parser.add_argument("--dataset-name", default="synthetic", help="the root attribute dataset_name")
     return parser.parse_args(argv)
 
 
@@ -57,8 +57,8 @@ def model_digest(text):
 
 
 def head_skills(rng):
-    """How strongly each head separates the right option from the wrong one: most near zero,
-    a handful of strong heads in the middle layers (the pattern the paper reports)."""
+    """How strongly each head separates the right option from the wrong one: most near zero, a
+    handful of strong heads past the first third of the layers."""
     skill = rng.normal(0.0, 0.15, size=(LAYERS, HEADS))
     for _ in range(6):
         layer = rng.integers(LAYERS // 3, LAYERS - 3)
@@ -174,7 +174,7 @@ def write_synthetic_run(path, args):
     skill = head_skills(np.random.default_rng(int(args.model_sha256[:15], 16)))
     labels, steps, distractors, queries, keys, qk, logits = synthetic_rows(rng, n, skill)
     labels[rng.random(n) < args.unlabelled] = -1
-    if args.unknown_steps:
+    if args.unknown_steps_and_distractors:
         steps[:], distractors[:] = -1, -1
     complete = (rng.random(n) >= args.incomplete).astype(np.uint8)
     for array in (qk, logits, queries, keys):
