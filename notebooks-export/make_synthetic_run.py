@@ -19,6 +19,7 @@ them (complete = 0, NaN scores) and the /heads tables are left unwritten.
 import argparse
 import re
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -202,6 +203,7 @@ def main(argv):
             sys.exit(f"make_synthetic_run.py: --{name} must be in [0, 1), got {getattr(args, name)}")
     if args.samples < 1:
         sys.exit(f"make_synthetic_run.py: --samples must be positive, got {args.samples}")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     write_synthetic_run(args.output, args)
     print(f"wrote {args.output} (synthetic: {args.samples} samples, seed {args.seed})")
 
