@@ -45,6 +45,6 @@ let package = Package(
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "ModelFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),
         // Runs the built `qkprobe` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats"]),
+        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "RunStore", "Reports"]),
     ]
 )
