@@ -17,7 +17,7 @@ rm -rf "$runs" && mkdir -p "$runs"
 "$qkprobe" dataset generate --steps 1-6 --distractors 0-4 --per-cell 2 --seed 11 -o "$runs/calibration.jsonl"
 "$qkprobe" dataset generate --steps 1-6 --distractors 0-4 --per-cell 2 --seed 12 -o "$runs/test.jsonl"
 "$qkprobe" probe --dataset "$runs/calibration.jsonl" -o "$runs/calibration.h5" --save-activations --top 5
-"$qkprobe" probe --dataset "$runs/test.jsonl" -o "$runs/test.h5" --rope post --top 5
+"$qkprobe" probe --dataset "$runs/test.jsonl" -o "$runs/test.h5" --top 5
 python3 scripts/check_runfile.py "$runs/calibration.h5" "$runs/test.h5"
 make notebooks RUN="$runs/calibration.h5" TEST_RUN="$runs/test.h5" FIGURES="$runs/figures"
 
