@@ -11,10 +11,10 @@ extension DatasetFormat {
             throw DatasetError(url.path, "no such file or folder")
         }
         if isDirectory.boolValue {
-            var first = try InputFile.files(at: url, withExtension: "jsonl").first
-            if first == nil { first = try InputFile.files(at: url, withExtension: "json").first }
-            guard let first else { throw DatasetError(url.path, "the folder holds no .jsonl or .json file") }
-            return try detect(first)
+            for fileExtension in ["jsonl", "json"] {
+                if let first = try? InputFile.files(at: url, withExtension: fileExtension).first { return try detect(first) }
+            }
+            throw DatasetError(url.path, "the folder holds no .jsonl or .json file")
         }
         let bytes = try InputFile.textBytesAllowingCP1252(of: url)
         if url.pathExtension.lowercased() == "jsonl" {

@@ -28,5 +28,9 @@ final class FormatDetectionTests: XCTestCase {
             }
         }
         XCTAssertThrowsError(try DatasetFormat.detect(URL(fileURLWithPath: "/nonexistent/qk.jsonl")))
+        let empty = try write("", "notes.txt").deletingLastPathComponent()
+        XCTAssertThrowsError(try DatasetFormat.detect(empty)) { error in
+            XCTAssertTrue("\(error)".contains("no .jsonl or .json file"), "\(error)")
+        }
     }
 }
