@@ -20,7 +20,7 @@ extension HeadSelection {
         case .table:
             return ([headline] + sections.map { "\($0.title)\n" + $0.table.aligned }).joined(separator: "\n")
         case .markdown:
-            return (["\(headline)\n"] + sections.map { "### \($0.title)\n\n" + $0.table.markdown }).joined(separator: "\n")
+            return ([headline] + sections.map { "### \($0.title)\n\n" + $0.table.markdown }).joined(separator: "\n")
         }
     }
 
