@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["ModelFormats", "Tokenizers", "CBLAS"]),
         .target(name: "LogicTasks"),
         .target(name: "RunStore", dependencies: ["CHDF5"]),
-        .target(name: "Probe", dependencies: ["Transformer", "LogicTasks"]),
+        .target(name: "Probe", dependencies: ["Tokenizers", "Transformer", "LogicTasks"]),
         .target(name: "Reports", dependencies: ["Probe", "RunStore"]),
         .target(name: "Selection", dependencies: ["Probe", "RunStore", "Reports", "LogicTasks"]),
         .executableTarget(
@@ -44,10 +44,10 @@ let package = Package(
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LogicTasksTests", dependencies: ["LogicTasks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
-        .testTarget(name: "ProbeTests", dependencies: ["Probe"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ProbeTests", dependencies: ["Probe", "ModelFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RunStore", "Reports", "Probe"]),
         // Runs the built `qkprobe` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "RunStore"]),
+        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "RunStore", "Reports"]),
     ]
 )

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Set everything up and run the main job on the default model.
+# Set everything up and run the main job: probe the default model on the bundled calibration set,
+# print the top heads against the model's own answer, and write out/calibration.h5 and out/heads.svg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build -c release
-bin=.build/release/qkprobe
-$bin --help
+qkprobe=.build/release/qkprobe
+mkdir -p out
+# --resume: a second run of this script continues (or just reports) the first one's file.
+"$qkprobe" probe --dataset datasets/logic-calibration.jsonl --output out/calibration.h5 --resume
+"$qkprobe" heads out/calibration.h5 --by steps --top 5
+"$qkprobe" plot out/calibration.h5 --output out/heads.svg

@@ -1,7 +1,24 @@
 #!/usr/bin/env bash
-# The test suite: Swift tests (unit, reference fixtures, default-model comparisons) and the
-# Python checks of run files. Needs what scripts/install-deps.sh installs.
+# The test suite. Needs what scripts/install-deps.sh installs.
+#  1. An optimised build with testing enabled (the model tests run real forward passes, which a
+#     debug build makes ten times slower than the whole optimised build costs).
+#  2. Real run files from the built tool, checked with h5py (scripts/check_runfile.py), and the
+#     plotting notebooks executed on them (make notebooks).
+#  3. The Swift tests: unit tests, reference fixtures from transformers/tokenizers/gguf-py, the
+#     default model, and the command line as a user runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build --build-tests
-swift test --skip-build 2>&1
+build=(-c release -Xswiftc -enable-testing --scratch-path .build/testing)
+swift build "${build[@]}" --build-tests
+qkprobe=.build/testing/release/qkprobe
+
+runs=.build/testing/runs
+rm -rf "$runs" && mkdir -p "$runs"
+"$qkprobe" dataset generate --steps 1-6 --distractors 0-4 --per-cell 2 --seed 11 -o "$runs/calibration.jsonl"
+"$qkprobe" dataset generate --steps 1-6 --distractors 0-4 --per-cell 2 --seed 12 -o "$runs/test.jsonl"
+"$qkprobe" probe --dataset "$runs/calibration.jsonl" -o "$runs/calibration.h5" --save-activations --top 5
+"$qkprobe" probe --dataset "$runs/test.jsonl" -o "$runs/test.h5" --top 5
+python3 scripts/check_runfile.py "$runs/calibration.h5" "$runs/test.h5"
+make notebooks RUN="$runs/calibration.h5" TEST_RUN="$runs/test.h5" FIGURES="$runs/figures"
+
+swift test "${build[@]}" --skip-build 2>&1

@@ -1,2 +1,143 @@
-// Transformer runtime: shared kernels, one file per architecture family, hook points, KV cache.
+import Foundation
 import ModelFormats
+
+/// A decoder-only language model on the CPU: float32 weights, an exact forward pass (Hugging Face
+/// transformers' numbers to float32 rounding), TransformerLens-style hooks and a KV cache.
+/// Immutable after loading, so one model can serve many threads.
+public struct Transformer: Sendable {
+    public let config: ModelConfig
+    /// The model file or folder, for messages and records.
+    public let path: String
+    let weights: ModelWeights
+    /// nil for GPT-2, which has learned positions instead.
+    let rotary: RotaryEmbedding?
+    let attention: CausalAttention
+
+    /// Builds the model from a file's tensors, dequantised once to float32. Every tensor is checked
+    /// against the shape `config` implies; a missing or mis-shaped one is an error naming it.
+    public init(weights source: any WeightSource, config: ModelConfig) throws {
+        let reader = WeightReader(source: source)
+        switch config.architecture {
+        case .llama: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.llama(config))
+        case .qwen2: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen2(config))
+        case .qwen3: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen3(config))
+        case .gpt2: weights = try GPT2Family.load(reader, config: config)
+        }
+        if config.architecture == .gpt2 {
+            rotary = nil
+        } else {
+            guard config.dHead % 2 == 0 else {
+                throw ModelFormatError(source.path, "head size \(config.dHead) is odd; rotary embedding needs pairs")
+            }
+            rotary = RotaryEmbedding(theta: config.ropeTheta, headDim: config.dHead)
+        }
+        self.config = config
+        path = source.path
+        attention = CausalAttention(heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.dHead,
+                                    scale: 1 / Float(config.dHead).squareRoot())
+        _ = BLAS.kernels
+    }
+
+    /// Builds the model of an opened GGUF file or Hugging Face folder.
+    public init(_ model: OpenedModel) throws {
+        try self.init(weights: model.weights, config: model.config)
+    }
+
+    /// Loads a GGUF file or a Hugging Face model folder.
+    public init(path: String) throws {
+        try self.init(OpenedModel.open(path: path))
+    }
+
+    /// An empty cache for this model.
+    public func makeCache() -> KVCache {
+        KVCache(layerCount: config.nLayers, width: config.nKVHeads * config.dHead, maximumLength: config.contextLength)
+    }
+
+    /// The OpenBLAS kernels doing the matrix products (e.g. "SkylakeX").
+    public static var blasKernels: String { BLAS.kernels }
+}
+
+/// A problem with a request to a model (prompt, hooks, positions). One line, naming the model file.
+public struct TransformerError: Error, CustomStringConvertible, Equatable {
+    public let path: String
+    public let problem: String
+
+    public init(_ path: String, _ problem: String) {
+        self.path = path
+        self.problem = problem
+    }
+
+    public var description: String { "\(path): \(problem)" }
+}
+
+// MARK: - Hooks by name
+
+extension Transformer {
+    /// Every hook of this model, in forward-pass order.
+    public var hookNames: [HookName] {
+        var names = [HookName(.embed)]
+        if config.architecture == .gpt2 { names.append(HookName(.positionEmbed)) }
+        let perLayer = HookPoint.allCases.filter { point in
+            point.isPerLayer && (rotary != nil || (point != .rotatedQuery && point != .rotatedKey))
+        }
+        for layer in 0 ..< config.nLayers {
+            names += perLayer.map { HookName($0, layer: layer) }
+        }
+        names.append(HookName(.finalNormalized))
+        return names
+    }
+
+    /// The hooks whose names match `pattern`, in which `*` stands for any run of characters:
+    /// `blocks.*.attn.hook_q` is every layer's queries. An error lists the hooks there are.
+    public func hooks(matching pattern: String) throws -> Set<HookName> {
+        let matches = hookNames.filter { Self.glob(pattern, matches: $0.description) }
+        guard !matches.isEmpty else {
+            throw TransformerError(path, "no hook matches '\(pattern)'; hooks are \(hookSummary)")
+        }
+        return Set(matches)
+    }
+
+    public func hooks(matching patterns: [String]) throws -> Set<HookName> {
+        try patterns.reduce(into: []) { $0.formUnion(try hooks(matching: $1)) }
+    }
+
+    /// "hook_embed, blocks.{0-29}.{hook_resid_pre, attn.hook_q, …}, ln_final.hook_normalized"
+    var hookSummary: String {
+        let names = hookNames
+        let global = names.filter { $0.layer == nil }.map(\.description)
+        let perLayer = names.filter { $0.layer == 0 }.map(\.point.rawValue)
+        let layers = "blocks.{0-\(config.nLayers - 1)}.{\(perLayer.joined(separator: ", "))}"
+        return (global.dropLast() + [layers] + global.suffix(1)).joined(separator: ", ")
+    }
+
+    static func glob(_ pattern: String, matches name: String) -> Bool {
+        let pieces = pattern.split(separator: "*", omittingEmptySubsequences: false)
+        guard pieces.count > 1 else { return pattern == name }
+        var rest = Substring(name)
+        guard rest.hasPrefix(pieces[0]) else { return false }
+        rest = rest.dropFirst(pieces[0].count)
+        for piece in pieces.dropFirst().dropLast() {
+            guard let range = rest.range(of: piece) else { return false }
+            rest = rest[range.upperBound...]
+        }
+        return rest.hasSuffix(pieces.last!)
+    }
+}
+
+// MARK: - Cost
+
+extension Transformer {
+    /// Floating-point operations (a multiply-add counts 2) of a pass over `tokens` new tokens after
+    /// `cached` ones, with logits at `logitRows` positions: every weight product, attention scores
+    /// and weighted values over each query's causal prefix, and the LM head.
+    public func forwardFLOPs(tokens: Int, cached: Int = 0, logitRows: Int = 1) -> Double {
+        let c = config
+        let qDim = c.nHeads * c.dHead, kvDim = c.nKVHeads * c.dHead
+        let mlpWeights = c.architecture == .gpt2 ? 2 * c.dFF * c.dModel : 3 * c.dFF * c.dModel
+        let layerWeights = Double(c.dModel * (qDim + 2 * kvDim) + qDim * c.dModel + mlpWeights)
+        let visibleKeys = Double(tokens) * Double(cached) + Double(tokens) * Double(tokens + 1) / 2
+        let attention = 4 * Double(c.dHead * c.nHeads) * visibleKeys
+        let perLayer = 2 * layerWeights * Double(tokens) + attention
+        return Double(c.nLayers) * perLayer + 2 * Double(c.dModel * c.vocabSize * logitRows)
+    }
+}

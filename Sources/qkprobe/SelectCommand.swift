@@ -46,7 +46,7 @@ struct SelectCommand: ParsableCommand {
     var seed: UInt64?
 
     @Option(help: "table, csv, markdown or json (default: from the --output extension .json/.csv/.md, else table).")
-    var format: String?
+    var format: ReportFormat?
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the report to this file instead of stdout.", valueName: "FILE"))
     var output: String?
@@ -59,9 +59,6 @@ struct SelectCommand: ParsableCommand {
             throw ValidationError("--split splits one --calibration run, not \(calibration.count)")
         }
         if seed != nil && split == nil { throw ValidationError("--seed only applies with --split") }
-        if let format, ReportFormat(rawValue: format) == nil {
-            throw ValidationError("--format must be one of \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")), not \(format)")
-        }
     }
 
     func run() throws {
@@ -84,7 +81,7 @@ struct SelectCommand: ParsableCommand {
     }
 
     private var reportFormat: ReportFormat {
-        if let format, let chosen = ReportFormat(rawValue: format) { return chosen }
+        if let format { return format }
         switch output.map({ URL(fileURLWithPath: $0).pathExtension.lowercased() }) {
         case "json": return .json
         case "csv": return .csv

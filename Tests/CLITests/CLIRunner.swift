@@ -20,9 +20,25 @@ enum CLI {
 
     /// Runs `qkprobe arguments...` to completion.
     @discardableResult
-    static func run(_ arguments: [String], environment: [String: String]? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> CLIResult {
+    static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> CLIResult {
+        try runProcess(executable.path, arguments, environment: environment)
+    }
+
+    /// Starts `qkprobe arguments...` without waiting, its output discarded (for kill tests).
+    static func start(_ arguments: [String]) throws -> Process {
         let process = Process()
         process.executableURL = executable
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Runs any program to completion.
+    static func runProcess(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> CLIResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()

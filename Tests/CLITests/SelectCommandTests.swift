@@ -106,8 +106,6 @@ final class SelectCommandTests: XCTestCase {
         XCTAssertTrue(seedAlone.stderr.hasPrefix("Error: --seed only applies with --split\n"), seedAlone.stderr)
         let twoRuns = try CLI.run(["select", "--calibration", run, "--calibration", a, "--split", "0.5"])
         XCTAssertTrue(twoRuns.stderr.hasPrefix("Error: --split splits one --calibration run, not 2\n"), twoRuns.stderr)
-        let badFormat = try CLI.run(["select", "--calibration", run, "--format", "xml"])
-        XCTAssertTrue(badFormat.stderr.hasPrefix("Error: --format must be one of table, csv, markdown, json, not xml\n"), badFormat.stderr)
     }
 
     func testMissingRunFileIsAOneLineError() throws {

@@ -28,6 +28,23 @@ final class VerifyCommandTests: XCTestCase {
         XCTAssertEqual(result.stderr, "")
     }
 
+    /// The file `qkprobe heads --format json` writes is one `verify` reads; a changed cell fails.
+    func testTheHeadTableOfHeadsFormatJSON() throws {
+        let table = try CLI.run(["heads", run, "--format", "json"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        let file = try expected(table.stdout)
+        let result = try CLI.run(["verify", run, "--expected", file, "--tolerance", "0"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "\(run!): all 24 checks pass against \(file) (tolerance 0.0)\n")
+
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(table.stdout.utf8)) as? [String: Any])
+        object["baseline"] = 0.6
+        let changed = try expected(String(decoding: JSONSerialization.data(withJSONObject: object), as: UTF8.self))
+        let failing = try CLI.run(["verify", run, "--expected", changed])
+        XCTAssertEqual(failing.status, 1)
+        XCTAssertEqual(failing.stdout, "model: expected 0.6000, actual 0.5000, tolerance 0.02\n")
+    }
+
     func testFailingRunPrintsTheDiffAndExitsNonZero() throws {
         let file = try expected(#"{"baseline": 0.5, "heads": {"L0H0": 0.9}, "claims": [{"head": "L0H0", "beats_baseline_by": 0.3}]}"#)
         let result = try CLI.run(["verify", run, "--expected", file, "--tolerance", "0.1"])

@@ -1,1 +1,0 @@
-// QK-scores, model baseline, head accuracy, selection and transfer.

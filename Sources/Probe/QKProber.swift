@@ -1,0 +1,112 @@
+import LogicTasks
+import Tokenizers
+import Transformer
+
+/// A sample ready for the model: its prompt's tokens, the anchor, and one token per option.
+public struct PreparedSample: Sendable, Equatable {
+    public let tokenIDs: [Int]
+    /// Position of the anchor token (the one that ends the question line).
+    public let anchor: Int
+    public let optionIDs: [Int]
+
+    public init(tokenIDs: [Int], anchor: Int, optionIDs: [Int]) {
+        self.tokenIDs = tokenIDs
+        self.anchor = anchor
+        self.optionIDs = optionIDs
+    }
+}
+
+/// A problem with one sample (no anchor, an option that is not one token). One line.
+public struct ProbeError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension PreparedSample {
+    /// Renders and tokenizes a sample; the anchor comes from the template's mark and the
+    /// tokens' byte offsets, so it is the same token whatever the tokenizer merges.
+    public init(_ sample: LogicSample, template: PromptTemplate?, tokenizer: Tokenizer,
+                optionPolicy: OptionTokenPolicy) throws {
+        let prompt = try sample.rendered(with: template)
+        let encoding = tokenizer.encodeWithOffsets(prompt.text)
+        guard let anchor = anchorTokenIndex(offsets: encoding.offsets, anchorUTF8Offset: prompt.anchorUTF8Offset) else {
+            throw ProbeError("sample \(sample.id): no token ends the question line")
+        }
+        let optionIDs = try resolveOptionTokens(
+            options: prompt.options, tokenize: { tokenizer.encode($0, addSpecialTokens: false) }, policy: optionPolicy)
+        self.init(tokenIDs: encoding.ids, anchor: anchor, optionIDs: optionIDs)
+    }
+}
+
+/// What the probe keeps of one sample.
+public struct SampleScores: Sendable, Equatable {
+    /// `[O, L, H]`: the QK-score of every head for every option.
+    public let qk: [Float]
+    /// `[O]`: the option tokens' logits at the last prompt position (the model's own answer).
+    public let modelLogits: [Float]
+    /// `[O, L, H, Dh]`: the queries at the option tokens.
+    public let queries: [Float]
+    /// `[L, Hkv, Dh]`: the keys at the anchor.
+    public let keys: [Float]
+}
+
+/// Scores samples on one model: the prompt runs once, keys are read at the anchor and logits at
+/// the last position; then each option runs as one extra token on the cached prompt, its query
+/// is read, and the cache is cut back to the prompt.
+public struct QKProber: Sendable {
+    public let model: Transformer
+    public let rotary: RotaryChoice
+    public let scale: ScoreScale
+    private let keyHooks: Set<HookName>
+    private let queryHooks: Set<HookName>
+
+    public init(model: Transformer, rotary: RotaryChoice, scale: ScoreScale) {
+        self.model = model
+        self.rotary = rotary
+        self.scale = scale
+        let layers = 0..<model.config.nLayers
+        keyHooks = Set(layers.map { HookName(rotary == .pre ? .key : .rotatedKey, layer: $0) })
+        queryHooks = Set(layers.map { HookName(rotary == .pre ? .query : .rotatedQuery, layer: $0) })
+    }
+
+    public var shape: HeadShape {
+        HeadShape(layers: model.config.nLayers, heads: model.config.nHeads,
+                  kvHeads: model.config.nKVHeads, dHead: model.config.dHead)
+    }
+
+    public func score(_ sample: PreparedSample) throws -> SampleScores {
+        let prompt = sample.tokenIDs
+        guard prompt.indices.contains(sample.anchor) else {
+            throw ProbeError("anchor \(sample.anchor) is outside the prompt's \(prompt.count) tokens")
+        }
+        var cache = model.makeCache()
+        let promptPass = try model.forward(prompt, cache: &cache, logits: .last,
+                                           capture: HookCapture(keyHooks, positions: [sample.anchor]))
+        let modelLogits = sample.optionIDs.map { promptPass.logits.values[$0] }
+        let keys = try gather(promptPass, hooks: keyHooks, position: sample.anchor)
+
+        var queries: [Float] = []
+        queries.reserveCapacity(sample.optionIDs.count * shape.layers * shape.heads * shape.dHead)
+        for option in sample.optionIDs {
+            let optionPass = try model.forward([option], cache: &cache, logits: .none,
+                                               capture: HookCapture(queryHooks, positions: [prompt.count]))
+            queries += try gather(optionPass, hooks: queryHooks, position: prompt.count)
+            cache.truncate(to: prompt.count)
+        }
+        let qk = qkScores(optionQueries: queries, anchorKeys: keys, options: sample.optionIDs.count,
+                          shape: shape, scale: scale.factor(dHead: shape.dHead))
+        return SampleScores(qk: qk, modelLogits: modelLogits, queries: queries, keys: keys)
+    }
+
+    /// One position of a per-layer hook, layer after layer: `[L, heads, Dh]`.
+    private func gather(_ result: ForwardResult, hooks: Set<HookName>, position: Int) throws -> [Float] {
+        var values: [Float] = []
+        for hook in hooks.sorted() {
+            guard let row = result[hook]?.row(at: position) else {
+                throw ProbeError("\(hook) was not captured at position \(position)")
+            }
+            values += row
+        }
+        return values
+    }
+}

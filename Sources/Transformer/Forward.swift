@@ -1,0 +1,328 @@
+import ModelFormats
+
+/// Which positions get next-token logits: the LM head is the largest single product of a pass, so
+/// it runs only where asked.
+public enum LogitSelection: Sendable, Equatable {
+    case none
+    /// The pass's last position.
+    case last
+    /// Every position of the pass.
+    case all
+    /// These absolute positions, which must lie in the pass (returned sorted, without repeats).
+    case positions([Int])
+}
+
+/// Next-token logits at some positions, [positions.count, vocab] row-major.
+public struct Logits: Sendable {
+    public let positions: [Int]
+    public let vocabularySize: Int
+    public let values: [Float]
+
+    /// The logits after the token at `position`, or nil if they were not computed.
+    public func row(at position: Int) -> ArraySlice<Float>? {
+        positions.firstIndex(of: position).map { values[$0 * vocabularySize ..< ($0 + 1) * vocabularySize] }
+    }
+}
+
+/// What one forward pass returns.
+public struct ForwardResult: Sendable {
+    public let logits: Logits
+    /// The captured hooks.
+    public let activations: [HookName: Activation]
+
+    /// A captured hook by name, e.g. `result["blocks.3.attn.hook_q"]`.
+    public subscript(hook: String) -> Activation? {
+        activations.first { $0.key.description == hook }?.value
+    }
+
+    public subscript(hook: HookName) -> Activation? { activations[hook] }
+}
+
+extension Transformer {
+    /// Runs `tokens` after the ones already in `cache` and appends them to it.
+    ///
+    /// - Parameters:
+    ///   - logits: where to compute next-token logits.
+    ///   - capture: hooks to copy out, at which positions.
+    ///   - edit: hooks to change as the pass runs.
+    public func forward(
+        _ tokens: [Int], cache: inout KVCache, logits: LogitSelection = .last,
+        capture: HookCapture = .nothing, edit: HookEdit? = nil
+    ) throws -> ForwardResult {
+        let start = cache.count
+        let logitRows = try validate(tokens, cache: cache, logits: logits, capture: capture, edit: edit)
+        cache.reserve(start + tokens.count)
+        var pass = ForwardPass(model: self, tokens: tokens, start: start,
+                               hooks: HookRunner(capture: capture, edit: edit, start: start, length: tokens.count))
+        defer { pass.workspace.deallocate() }
+        let logitValues = pass.run(cache: &cache, logitRows: logitRows)
+        cache.append(tokens)
+        return ForwardResult(
+            logits: Logits(positions: logitRows.map { start + $0 }, vocabularySize: config.vocabSize, values: logitValues),
+            activations: pass.hooks.activations)
+    }
+
+    /// Runs `tokens` from scratch.
+    public func forward(
+        _ tokens: [Int], logits: LogitSelection = .last, capture: HookCapture = .nothing, edit: HookEdit? = nil
+    ) throws -> ForwardResult {
+        var cache = makeCache()
+        return try forward(tokens, cache: &cache, logits: logits, capture: capture, edit: edit)
+    }
+
+    /// Greedy decoding: appends the most likely next token until `maxNewTokens` are made, a token
+    /// of `stopTokens` comes (not included), or the context is full. `onToken` sees each new token.
+    public func generate(
+        prompt: [Int], maxNewTokens: Int, stopTokens: Set<Int> = [], onToken: (Int) throws -> Void = { _ in }
+    ) throws -> [Int] {
+        var cache = makeCache()
+        var next = prompt
+        var generated: [Int] = []
+        while generated.count < maxNewTokens, cache.count + next.count <= config.contextLength {
+            let logits = try forward(next, cache: &cache, logits: .last).logits.values
+            let token = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
+            if stopTokens.contains(token) { break }
+            generated.append(token)
+            try onToken(token)
+            next = [token]
+        }
+        return generated
+    }
+
+    /// Checks a request before any work; returns the pass rows (0-based) that get logits.
+    private func validate(_ tokens: [Int], cache: KVCache, logits: LogitSelection, capture: HookCapture,
+                          edit: HookEdit?) throws -> [Int] {
+        guard !tokens.isEmpty else { throw TransformerError(path, "no tokens to run (empty prompt)") }
+        if let bad = tokens.first(where: { !(0 ..< config.vocabSize).contains($0) }) {
+            throw TransformerError(path, "token id \(bad) is outside the vocabulary 0..<\(config.vocabSize)")
+        }
+        guard cache.layerCount == config.nLayers, cache.width == config.nKVHeads * config.dHead else {
+            throw TransformerError(path, "the KV cache was made for another model")
+        }
+        let end = cache.count + tokens.count
+        guard end <= config.contextLength else {
+            let cached = cache.count > 0 ? " after \(cache.count) cached" : ""
+            throw TransformerError(path, "\(tokens.count) tokens\(cached) exceed the model's context length of \(config.contextLength)")
+        }
+        let known = Set(hookNames)
+        for hook in capture.hooks.union(edit?.hooks ?? []) where !known.contains(hook) {
+            throw TransformerError(path, "no hook \(hook) in this model; hooks are \(hookSummary)")
+        }
+        if let edit, let pattern = edit.hooks.first(where: { $0.point == .pattern }) {
+            throw TransformerError(path, "\(pattern) can be captured but not edited")
+        }
+        switch logits {
+        case .none: return []
+        case .last: return [tokens.count - 1]
+        case .all: return Array(tokens.indices)
+        case let .positions(positions):
+            let pass = cache.count ..< end
+            if let outside = positions.first(where: { !pass.contains($0) }) {
+                throw TransformerError(path, "logits asked at position \(outside), outside this pass (\(pass.lowerBound)..<\(pass.upperBound))")
+            }
+            return Set(positions).sorted().map { $0 - cache.count }
+        }
+    }
+}
+
+/// The working state of one forward pass: the residual stream and scratch rows for T tokens.
+private struct ForwardPass {
+    let model: Transformer
+    let tokens: [Int]
+    /// Absolute position of the first token.
+    let start: Int
+    var hooks: HookRunner
+    let workspace: Workspace
+
+    init(model: Transformer, tokens: [Int], start: Int, hooks: HookRunner) {
+        self.model = model
+        self.tokens = tokens
+        self.start = start
+        self.hooks = hooks
+        workspace = Workspace(config: model.config, rows: tokens.count,
+                              hiddenWidth: model.weights.layers.first?.mlp.hiddenWidth ?? 0)
+    }
+
+    var rows: Int { tokens.count }
+
+    mutating func run(cache: inout KVCache, logitRows: [Int]) -> [Float] {
+        embed()
+        let rotaryTable = model.rotary?.table(for: start ..< start + rows)
+        for layer in model.weights.layers.indices {
+            runBlock(layer, cache: &cache, rotaryTable: rotaryTable)
+        }
+        return finalLogits(rows: logitRows)
+    }
+
+    /// x = token embedding (+ position embedding).
+    private mutating func embed() {
+        let d = model.config.dModel, x = workspace.residual
+        model.weights.tokenEmbedding.withUnsafeBufferPointer { table in
+            for (row, token) in tokens.enumerated() {
+                (x + row * d).update(from: table.baseAddress! + token * d, count: d)
+            }
+        }
+        hooks.visit(HookName(.embed), x, stride: d, rowShape: [d])
+        if let positions = model.weights.positionEmbedding {
+            let scratch = workspace.normalized
+            positions.withUnsafeBufferPointer { table in
+                scratch.update(from: table.baseAddress! + start * d, count: rows * d)
+            }
+            hooks.visit(HookName(.positionEmbed), scratch, stride: d, rowShape: [d])
+            Kernels.add(scratch, into: x, count: rows * d)
+        }
+    }
+
+    private mutating func runBlock(_ l: Int, cache: inout KVCache, rotaryTable: RotaryEmbedding.Table?) {
+        let config = model.config, layer = model.weights.layers[l], ws = workspace
+        let d = config.dModel, dHead = config.dHead
+        let qDim = config.nHeads * dHead, kvDim = config.nKVHeads * dHead, qkvWidth = qDim + 2 * kvDim
+        let x = ws.residual
+
+        hooks.visit(HookName(.residPre, layer: l), x, stride: d, rowShape: [d])
+        layer.attentionNorm.apply(x, rows: rows, width: d, into: ws.normalized)
+        layer.qkv.apply(ws.normalized, rows: rows, into: ws.qkv)
+        let q = ws.qkv, k = ws.qkv + qDim, v = ws.qkv + qDim + kvDim
+        if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
+            normalizeHeads(q, heads: config.nHeads, stride: qkvWidth, gain: queryNorm)
+            normalizeHeads(k, heads: config.nKVHeads, stride: qkvWidth, gain: keyNorm)
+        }
+        hooks.visit(HookName(.query, layer: l), q, stride: qkvWidth, rowShape: [config.nHeads, dHead])
+        hooks.visit(HookName(.key, layer: l), k, stride: qkvWidth, rowShape: [config.nKVHeads, dHead])
+        hooks.visit(HookName(.value, layer: l), v, stride: qkvWidth, rowShape: [config.nKVHeads, dHead])
+        if let rotary = model.rotary, let rotaryTable {
+            rotary.apply(to: q, rows: rows, stride: qkvWidth, heads: config.nHeads, table: rotaryTable)
+            rotary.apply(to: k, rows: rows, stride: qkvWidth, heads: config.nKVHeads, table: rotaryTable)
+            hooks.visit(HookName(.rotatedQuery, layer: l), q, stride: qkvWidth, rowShape: [config.nHeads, dHead])
+            hooks.visit(HookName(.rotatedKey, layer: l), k, stride: qkvWidth, rowShape: [config.nKVHeads, dHead])
+        }
+
+        attend(l, q: q, k: k, v: v, qkvWidth: qkvWidth, cache: &cache)
+        hooks.visit(HookName(.z, layer: l), ws.z, stride: qDim, rowShape: [config.nHeads, dHead])
+        layer.output.apply(ws.z, rows: rows, into: ws.sublayerOut)
+        hooks.visit(HookName(.attentionOut, layer: l), ws.sublayerOut, stride: d, rowShape: [d])
+        Kernels.add(ws.sublayerOut, into: x, count: rows * d)
+        hooks.visit(HookName(.residMid, layer: l), x, stride: d, rowShape: [d])
+
+        layer.mlpNorm.apply(x, rows: rows, width: d, into: ws.normalized)
+        switch layer.mlp {
+        case let .gatedSiLU(gateUp, down):
+            gateUp.apply(ws.normalized, rows: rows, into: ws.mlpWide)
+            Kernels.siluGate(ws.mlpWide, rows: rows, width: down.inputs, into: ws.mlpHidden)
+            down.apply(ws.mlpHidden, rows: rows, into: ws.sublayerOut)
+        case let .gelu(up, down):
+            up.apply(ws.normalized, rows: rows, into: ws.mlpHidden)
+            Kernels.geluTanh(ws.mlpHidden, count: rows * up.outputs)
+            down.apply(ws.mlpHidden, rows: rows, into: ws.sublayerOut)
+        }
+        hooks.visit(HookName(.mlpOut, layer: l), ws.sublayerOut, stride: d, rowShape: [d])
+        Kernels.add(ws.sublayerOut, into: x, count: rows * d)
+        hooks.visit(HookName(.residPost, layer: l), x, stride: d, rowShape: [d])
+    }
+
+    /// Qwen3's per-head RMSNorm of q or k, in place.
+    private func normalizeHeads(_ x: UnsafeMutablePointer<Float>, heads: Int, stride: Int, gain: [Float]) {
+        let dHead = model.config.dHead, eps = model.config.normEps
+        gain.withUnsafeBufferPointer { g in
+            for row in 0 ..< rows {
+                for head in 0 ..< heads {
+                    let vector = x + row * stride + head * dHead
+                    Kernels.rmsNorm(vector, count: dHead, gain: g.baseAddress!, eps: eps, into: vector)
+                }
+            }
+        }
+    }
+
+    /// Appends this pass's keys and values to the cache, then attends over all of it into z.
+    private mutating func attend(_ l: Int, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
+                                 v: UnsafeMutablePointer<Float>, qkvWidth: Int, cache: inout KVCache) {
+        let config = model.config
+        let kvDim = config.nKVHeads * config.dHead, keyCount = start + rows
+        let patternHook = HookName(.pattern, layer: l)
+        let patternRows = hooks.isActive(patternHook) ? hooks.capturedRows : []
+        var pattern = patternRows.isEmpty ? [] : [Float](repeating: 0, count: config.nHeads * patternRows.count * keyCount)
+        let (rows, start, z, attention) = (self.rows, self.start, workspace.z, model.attention)
+
+        cache.keys[l].withUnsafeMutableBufferPointer { keys in
+            cache.values[l].withUnsafeMutableBufferPointer { values in
+                for row in 0 ..< rows {
+                    (keys.baseAddress! + (start + row) * kvDim).update(from: k + row * qkvWidth, count: kvDim)
+                    (values.baseAddress! + (start + row) * kvDim).update(from: v + row * qkvWidth, count: kvDim)
+                }
+                pattern.withUnsafeMutableBufferPointer { patternBuffer in
+                    let sink = patternRows.isEmpty ? nil
+                        : CausalAttention.PatternSink(rows: patternRows, destination: patternBuffer.baseAddress!, keyCount: keyCount)
+                    attention(queries: q, queryStride: qkvWidth, rows: rows, start: start,
+                              keys: keys.baseAddress!, values: values.baseAddress!, kvStride: kvDim,
+                              into: z, zStride: config.nHeads * config.dHead, pattern: sink)
+                }
+            }
+        }
+        if !patternRows.isEmpty {
+            hooks.store(Activation(hook: patternHook, positions: patternRows.map { start + $0 },
+                                   shape: [config.nHeads, patternRows.count, keyCount], values: pattern))
+        }
+    }
+
+    /// Final norm over every row (for `ln_final.hook_normalized`), then the LM head on `logitRows`.
+    private mutating func finalLogits(rows logitRows: [Int]) -> [Float] {
+        let d = model.config.dModel, vocab = model.config.vocabSize, normalized = workspace.normalized
+        model.weights.finalNorm.apply(workspace.residual, rows: rows, width: d, into: normalized)
+        hooks.visit(HookName(.finalNormalized), normalized, stride: d, rowShape: [d])
+        guard !logitRows.isEmpty else { return [] }
+
+        // The LM head reads contiguous rows; gather them unless they already are.
+        let contiguous = zip(logitRows, logitRows.dropFirst()).allSatisfy { $1 == $0 + 1 }
+        let input: UnsafeMutablePointer<Float>
+        if contiguous {
+            input = normalized + logitRows[0] * d
+        } else {
+            input = workspace.sublayerOut
+            for (index, row) in logitRows.enumerated() {
+                (input + index * d).update(from: normalized + row * d, count: d)
+            }
+        }
+        return [Float](unsafeUninitializedCapacity: logitRows.count * vocab) { buffer, initialized in
+            model.weights.lmHead.withUnsafeBufferPointer { head in
+                BLAS.gemm(m: logitRows.count, n: vocab, k: d, input, lda: d, head.baseAddress!, ldb: d,
+                          transposeB: true, buffer.baseAddress!, ldc: vocab)
+            }
+            initialized = logitRows.count * vocab
+        }
+    }
+}
+
+/// Scratch rows for one pass, in one allocation.
+private struct Workspace {
+    let residual: UnsafeMutablePointer<Float>
+    let normalized: UnsafeMutablePointer<Float>
+    let qkv: UnsafeMutablePointer<Float>
+    let z: UnsafeMutablePointer<Float>
+    let sublayerOut: UnsafeMutablePointer<Float>
+    /// SwiGLU's gate and up, [rows, 2F].
+    let mlpWide: UnsafeMutablePointer<Float>
+    /// The MLP's hidden activations, [rows, F].
+    let mlpHidden: UnsafeMutablePointer<Float>
+    private let base: UnsafeMutablePointer<Float>
+
+    init(config: ModelConfig, rows: Int, hiddenWidth: Int) {
+        let d = config.dModel, qDim = config.nHeads * config.dHead
+        let sizes = [d, d, qDim + 2 * config.nKVHeads * config.dHead, qDim, d, 2 * hiddenWidth, hiddenWidth].map { $0 * rows }
+        base = .allocate(capacity: sizes.reduce(0, +))
+        var offsets: [Int] = []
+        var offset = 0
+        for size in sizes {
+            offsets.append(offset)
+            offset += size
+        }
+        residual = base + offsets[0]
+        normalized = base + offsets[1]
+        qkv = base + offsets[2]
+        z = base + offsets[3]
+        sublayerOut = base + offsets[4]
+        mlpWide = base + offsets[5]
+        mlpHidden = base + offsets[6]
+    }
+
+    func deallocate() { base.deallocate() }
+}

@@ -1,0 +1,51 @@
+/// The keys (after rotary embedding) and values of the tokens run so far, per layer, so that later
+/// tokens attend to them without running them again. A value: copying a cache forks it.
+///
+/// The probe runs a prompt once, then for each answer option appends the option token, reads what
+/// it needs, and truncates back to the prompt.
+public struct KVCache: Sendable {
+    /// The tokens whose keys and values are cached, in order.
+    public private(set) var tokens: [Int] = []
+    let layerCount: Int
+    /// n_kv_heads × d_head: one cached row.
+    let width: Int
+    let maximumLength: Int
+    /// Per layer, [capacity, n_kv_heads, d_head].
+    var keys: [[Float]]
+    var values: [[Float]]
+    private(set) var capacity = 0
+
+    init(layerCount: Int, width: Int, maximumLength: Int) {
+        self.layerCount = layerCount
+        self.width = width
+        self.maximumLength = maximumLength
+        keys = Array(repeating: [], count: layerCount)
+        values = keys
+    }
+
+    /// Tokens cached.
+    public var count: Int { tokens.count }
+
+    /// Forgets every token from `length` on.
+    public mutating func truncate(to length: Int) {
+        precondition((0 ... count).contains(length), "cannot truncate a cache of \(count) tokens to \(length)")
+        tokens.removeLast(count - length)
+    }
+
+    /// Makes room for `length` tokens, growing geometrically so that decoding one token at a time
+    /// reallocates rarely.
+    mutating func reserve(_ length: Int) {
+        guard length > capacity else { return }
+        let grown = min(max(length, 2 * capacity, 64), max(length, maximumLength))
+        let added = (grown - capacity) * width
+        for layer in 0 ..< layerCount {
+            keys[layer].append(contentsOf: repeatElement(0, count: added))
+            values[layer].append(contentsOf: repeatElement(0, count: added))
+        }
+        capacity = grown
+    }
+
+    mutating func append(_ newTokens: [Int]) {
+        tokens += newTokens
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import ModelFormats
+import Transformer
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the forward pass over a prompt (build with -c release for meaningful numbers).",
+        discussion: """
+            Runs a prompt of --tokens token ids (logits at the last position only) once to warm up, then \
+            --runs times, and prints the median time as tokens/s and achieved GFLOP/s (multiply-adds of every \
+            matrix product and of causal attention count 2).
+            """)
+
+    @Option(name: .long, help: "A GGUF file or a Hugging Face model folder (default: the default model).")
+    var model: String?
+
+    @Option(name: .long, help: "Prompt length in tokens.")
+    var tokens = 256
+
+    @Option(name: .long, help: "Timed runs; the median is reported.")
+    var runs = 5
+
+    @Flag(name: .long, help: "Print one JSON object with tokens_per_second and gflops.")
+    var json = false
+
+    func validate() throws {
+        guard tokens > 0 else { throw ValidationError("--tokens must be positive") }
+        guard runs > 0 else { throw ValidationError("--runs must be positive") }
+    }
+
+    func run() throws {
+        let path = try model ?? DefaultModel.resolve().path
+        let loadStart = Date()
+        let transformer = try Transformer(path: path)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        // Fixed, spread-out token ids: speed does not depend on which tokens they are.
+        let vocab = transformer.config.vocabSize
+        let prompt = (0 ..< tokens).map { ($0 * 7919 + 13) % vocab }
+
+        _ = try transformer.forward(prompt)
+        var seconds: [Double] = []
+        for _ in 0 ..< runs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try transformer.forward(prompt)
+            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        let median = seconds.sorted()[seconds.count / 2]
+        let tokensPerSecond = Double(tokens) / median
+        let gflops = transformer.forwardFLOPs(tokens: tokens) / median / 1e9
+
+        if json {
+            let object: [String: Any] = [
+                "model": path, "tokens": tokens, "runs": runs, "seconds": median,
+                "tokens_per_second": tokensPerSecond, "gflops": gflops,
+                "blas_kernels": Transformer.blasKernels, "cores": ProcessInfo.processInfo.activeProcessorCount,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("model       \(path) (\(transformer.config.name), loaded in \(String(format: "%.2f", loadSeconds)) s)")
+        print("prompt      \(tokens) tokens, median of \(runs) runs: \(String(format: "%.4f", median)) s")
+        print("speed       \(String(format: "%.1f", tokensPerSecond)) tokens/s, \(String(format: "%.1f", gflops)) GFLOP/s")
+        print("machine     \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS kernels \(Transformer.blasKernels)")
+    }
+}

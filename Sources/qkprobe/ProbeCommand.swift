@@ -1,0 +1,228 @@
+import ArgumentParser
+import Foundation
+import LogicTasks
+import ModelFormats
+import Probe
+import Reports
+import RunStore
+import Transformer
+
+extension RotaryChoice: ExpressibleByArgument {}
+extension ScoreScale: ExpressibleByArgument {}
+extension OptionTokenPolicy: ExpressibleByArgument {}
+
+/// `--format auto` or a named dataset format.
+enum DatasetFormatChoice: String, CaseIterable, ExpressibleByArgument {
+    case auto, prompts, pararule, multilogieval, prontoqa
+
+    func resolve(for url: URL) throws -> DatasetFormat {
+        self == .auto ? try DatasetFormat.detect(url) : DatasetFormat(rawValue: rawValue)!
+    }
+}
+
+struct ProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probe",
+        abstract: "Compute the QK-score of every head on every sample of a dataset, with the model's own answer beside it.",
+        discussion: """
+            Each prompt runs once: the key at the anchor (the token ending the question line) and the \
+            logits at the last position (the model's own answer) are kept. Each answer option then runs \
+            as one extra token on the cached prompt, and its query is kept. Head (l, h) scores an option \
+            by q(l, h)·k(l, h / (H / Hkv)) and picks the higher score.
+
+            Rows are written to the HDF5 run file as they finish; a killed run keeps every finished row \
+            and --resume completes it to the same result.
+            """)
+
+    @Option(help: "A GGUF file or a Hugging Face model folder (default: the default model).")
+    var model: String?
+
+    @Option(help: "The dataset: a file or a folder.")
+    var dataset: String
+
+    @Option(help: "The dataset's format: \(DatasetFormatChoice.allCases.map(\.rawValue).joined(separator: "|")).")
+    var format: DatasetFormatChoice = .auto
+
+    @Option(help: "A template file with {context} and {question} (default: \"{context}\\nQuestion: {question}\\nAnswer:\"; plain prompts are used as they are).")
+    var template: String?
+
+    @Option(name: [.short, .long], help: "The HDF5 run file to write.")
+    var output: String
+
+    @Option(help: "q and k before (pre, the paper's choice) or after (post) rotary embedding.")
+    var rope: RotaryChoice = .pre
+
+    @Option(help: "Scale the dot product: none, or sqrt for 1/sqrt(d_head) as attention does.")
+    var scale: ScoreScale = .none
+
+    @Flag(help: "Also store the option queries [N, O, L, H, Dh] and anchor keys [N, L, Hkv, Dh].")
+    var saveActivations = false
+
+    @Option(help: "Probe only the first N samples.")
+    var limit: Int?
+
+    @Flag(help: "Continue the run in an existing output file (it must have been made with the same settings).")
+    var resume = false
+
+    @Flag(help: "Replace an existing output file.")
+    var force = false
+
+    @Option(help: "Threads for matrix products (default: every core). Recorded in the run; a resume must use the same.")
+    var threads: Int?
+
+    @Option(name: .customLong("option-token"), help: "For an option that is several tokens: exact (error), first or last token.")
+    var optionToken: OptionTokenPolicy = .exact
+
+    @Option(help: "Heads to list at the end.")
+    var top = 10
+
+    @Flag(help: "Print a JSON summary object at the end instead of the table.")
+    var json = false
+
+    func validate() throws {
+        if resume && force { throw ValidationError("--resume and --force exclude each other") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        let datasetURL = URL(fileURLWithPath: dataset)
+        let loadedDataset = try format.resolve(for: datasetURL).load(datasetURL)
+        let samples = Array(loadedDataset.samples.prefix(limit ?? .max))
+        let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0)) }
+
+        let loaded = try LoadedModel(path: model)
+        if let threads { Transformer.setThreadCount(threads) }
+        let config = loaded.transformer.config
+        let prepared = try samples.map { sample in
+            let prepared = try PreparedSample(sample, template: promptTemplate, tokenizer: loaded.tokenizer, optionPolicy: optionToken)
+            guard prepared.tokenIDs.count + 1 <= config.contextLength else {
+                throw ProbeError("sample \(sample.id): \(prepared.tokenIDs.count) prompt tokens and an option exceed the model's context of \(config.contextLength)")
+            }
+            return prepared
+        }
+
+        let header = RunHeader(
+            toolVersion: QKProbe.configuration.version, modelName: config.name, modelPath: loaded.path,
+            modelSHA256: try loaded.opened.location.sha256(), architecture: config.architecture.rawValue,
+            nLayers: config.nLayers, nHeads: config.nHeads, nKVHeads: config.nKVHeads, dHead: config.dHead,
+            datasetName: loadedDataset.name, datasetSHA256: try datasetDigest(datasetURL),
+            template: promptTemplate?.text ?? (samples.first?.prompt != nil ? "{prompt}" : PromptTemplate.defaultText),
+            qkRope: rope == .pre ? .pre : .post, qkScale: scale.factor(dHead: config.dHead),
+            threads: Transformer.threadCount)
+        let spec = RunSpec(
+            header: header, options: loadedDataset.options,
+            samples: zip(samples, prepared).map { sample, prepared in
+                SampleInfo(id: sample.id, label: sample.label ?? -1, steps: sample.steps ?? -1,
+                           distractors: sample.distractors ?? -1, tokenIDs: prepared.tokenIDs.map(Int32.init),
+                           anchor: prepared.anchor)
+            },
+            saveActivations: saveActivations)
+
+        let outputURL = URL(fileURLWithPath: output)
+        let run = try RunFile.open(at: outputURL, spec: spec, ifExists: resume ? .resume : force ? .overwrite : .refuse)
+        let pending = run.pendingRows
+        let prober = QKProber(model: loaded.transformer, rotary: rope, scale: scale)
+        var progress = Progress(total: samples.count, alreadyDone: samples.count - pending.count)
+        for row in pending {
+            let scores = try prober.score(prepared[row])
+            try run.write(row: row, qk: scores.qk, modelLogits: scores.modelLogits,
+                          queries: saveActivations ? scores.queries : nil, keys: saveActivations ? scores.keys : nil)
+            progress.advance()
+        }
+        try run.close()
+
+        // Tables come from the file, so a resumed run counts the rows of earlier processes too.
+        let report = HeadReport(run: try RunReader(url: outputURL))
+        let finished = try RunFile.open(at: outputURL, spec: spec, ifExists: .resume)
+        try finished.writeHeadTables(HeadTables(report.tables, stepsValues: finished.stepsValues,
+                                                distractorsValues: finished.distractorsValues))
+        try finished.close()
+
+        if json {
+            let summary = ProbeSummary(
+                output: outputURL.path, samples: samples.count, computed: pending.count,
+                seconds: progress.elapsed, samplesPerSecond: progress.rate, report: report, top: top)
+            print(try summary.jsonString())
+        } else {
+            print(report.render(.table, top: top), terminator: "")
+            print("wrote \(outputURL.path): \(pending.count) samples computed, \(samples.count - pending.count) resumed, "
+                  + String(format: "%.2f samples/s", progress.rate))
+        }
+    }
+}
+
+extension HeadTables {
+    /// The stored tables, one row per steps/distractors value the file lays out (NaN where no
+    /// labelled sample has that value).
+    init(_ tables: HeadAccuracyTables, stepsValues: [Int], distractorsValues: [Int]) {
+        let empty = [Float](repeating: .nan, count: tables.layers * tables.heads)
+        func rows(_ groups: [AccuracyGroup], _ values: [Int]) -> (heads: [Float], baseline: [Float]) {
+            let byValue = Dictionary(uniqueKeysWithValues: groups.map { ($0.value ?? -1, $0) })
+            return (values.flatMap { byValue[$0]?.heads ?? empty }, values.map { byValue[$0]?.baseline ?? .nan })
+        }
+        let steps = rows(tables.bySteps, stepsValues)
+        let distractors = rows(tables.byDistractors, distractorsValues)
+        self.init(accuracy: tables.overall.heads, accuracyBySteps: steps.heads, accuracyByDistractors: distractors.heads,
+                  baselineAccuracy: tables.overall.baseline, baselineAccuracyBySteps: steps.baseline,
+                  baselineAccuracyByDistractors: distractors.baseline)
+    }
+}
+
+/// The `--json` summary of `qkprobe probe`.
+struct ProbeSummary: Encodable {
+    struct Head: Encodable {
+        let name: String
+        let accuracy: Double?
+    }
+
+    let output: String
+    let samples: Int
+    let computed: Int
+    let seconds: Double
+    let samplesPerSecond: Double
+    let labelled: Int
+    let baselineAccuracy: Double?
+    let topHeads: [Head]
+
+    init(output: String, samples: Int, computed: Int, seconds: Double, samplesPerSecond: Double, report: HeadReport, top: Int) {
+        self.output = output
+        self.samples = samples
+        self.computed = computed
+        self.seconds = seconds
+        self.samplesPerSecond = samplesPerSecond
+        let document = report.document(top: top)
+        labelled = document.nLabelled
+        baselineAccuracy = document.baseline
+        topHeads = document.top.map { Head(name: $0.name, accuracy: $0.accuracy) }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case output, samples, computed, seconds, labelled
+        case samplesPerSecond = "samples_per_second", baselineAccuracy = "baseline_accuracy", topHeads = "top_heads"
+    }
+
+    func jsonString() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}
+
+/// The SHA-256 of a dataset file; for a folder, of the `sha256sum`-style listing of its files
+/// (relative paths in byte order), so renaming or editing any file changes it.
+func datasetDigest(_ url: URL) throws -> String {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        return try FileDigest.sha256(of: url)
+    }
+    let root = url.standardizedFileURL.path
+    let files = (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? [])
+        .filter { path in
+            var directory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &directory) && !directory.boolValue
+        }
+        .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    let listing = try files.map { "\(try FileDigest.sha256(of: URL(fileURLWithPath: root + "/" + $0)))  \($0)\n" }.joined()
+    return Data(listing.utf8).withUnsafeBytes { FileDigest.sha256(of: $0) }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Reports
+import RunStore
+import XCTest
+
+/// `qkprobe probe`, `heads` and `plot` end to end on the default model.
+final class ProbeCommandTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = try CLI.temporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private var probeFixtures: URL { CLI.packageRoot.appendingPathComponent("Tests/ProbeTests/Fixtures") }
+    private var calibrationSet: String { CLI.packageRoot.appendingPathComponent("datasets/logic-calibration.jsonl").path }
+
+    /// The True/False lines of the probe fixture, which one run can hold (one option list per file).
+    private func trueFalseSamples() throws -> (url: URL, ids: [String]) {
+        let lines = try String(contentsOf: probeFixtures.appendingPathComponent("probe-samples.jsonl"), encoding: .utf8)
+            .split(separator: "\n").filter { $0.contains("\" True\"") }
+        let url = directory.appendingPathComponent("true-false.jsonl")
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: url)
+        let ids = try lines.map { try XCTUnwrap((JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String) }
+        return (url, ids)
+    }
+
+    func testRunFileScoresMatchTransformersReference() throws {
+        let (dataset, ids) = try trueFalseSamples()
+        let output = directory.appendingPathComponent("run.h5")
+        let result = try CLI.run(["probe", "--dataset", dataset.path, "-o", output.path, "--save-activations", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(summary["samples"] as? Int, ids.count)
+        XCTAssertEqual(summary["computed"] as? Int, ids.count)
+
+        struct Reference: Decodable {
+            struct Sample: Decodable { let id: String; let token_ids: [Int]; let anchor: Int; let option_logits: [Float]; let qk_pre: [[[Float]]] }
+            let samples: [Sample]
+        }
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: probeFixtures.appendingPathComponent("probe-reference.json")))
+        let expected = Dictionary(uniqueKeysWithValues: reference.samples.map { ($0.id, $0) })
+        let run = try RunReader(url: output)
+        XCTAssertEqual(run.complete, Array(repeating: true, count: ids.count))
+        XCTAssertEqual(run.header.qkRope, .pre)
+        XCTAssertEqual(run.header.qkScale, 1)
+        for (row, sample) in run.samples.enumerated() {
+            let want = try XCTUnwrap(expected[sample.id])
+            XCTAssertEqual(sample.tokenIDs.map(Int.init), want.token_ids)
+            XCTAssertEqual(sample.anchor, want.anchor)
+            let scores = run.scores(sample: row)
+            for (o, perLayer) in want.qk_pre.enumerated() {
+                for (l, perHead) in perLayer.enumerated() {
+                    for (h, value) in perHead.enumerated() {
+                        let got = scores[scores.startIndex + run.shape.scoreIndex(option: o, layer: l, head: h)]
+                        XCTAssertEqual(got, value, accuracy: 2e-3 + 1e-4 * abs(value), "\(sample.id) o\(o) L\(l)H\(h)")
+                    }
+                }
+                XCTAssertEqual(run.modelLogits[row * 2 + o], want.option_logits[o], accuracy: 1e-3 + 1e-4 * abs(want.option_logits[o]))
+            }
+        }
+        let check = try CLI.runProcess("/usr/bin/env", ["python3", CLI.packageRoot.appendingPathComponent("scripts/check_runfile.py").path, output.path])
+        XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+        XCTAssertTrue(check.stdout.contains("scores recomputed from activations"), check.stdout)
+    }
+
+    func testKilledRunsResumeToTheUninterruptedResult() throws {
+        let whole = directory.appendingPathComponent("whole.h5")
+        let common = ["probe", "--dataset", calibrationSet, "--limit", "40", "--threads", "2"]
+        XCTAssertEqual(try CLI.run(common + ["-o", whole.path]).status, 0)
+        let reference = try RunReader(url: whole)
+
+        let killed = directory.appendingPathComponent("killed.h5")
+        var generator = SystemRandomNumberGenerator()
+        var survivors: [Int] = []
+        for attempt in 0..<4 {
+            let process = try CLI.start(common + ["-o", killed.path] + (attempt == 0 ? [] : ["--resume"]))
+            Thread.sleep(forTimeInterval: Double.random(in: 0.3...2.5, using: &generator))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            guard FileManager.default.fileExists(atPath: killed.path) else { survivors.append(-1); continue }
+            let partial = try RunReader(url: killed)
+            survivors.append(partial.complete.filter { $0 }.count)
+            for row in partial.complete.indices where partial.complete[row] {
+                XCTAssertEqual(Array(partial.scores(sample: row)), Array(reference.scores(sample: row)), "row \(row) after kill \(attempt)")
+            }
+        }
+        let finish = try CLI.run(common + ["-o", killed.path, "--resume"])
+        XCTAssertEqual(finish.status, 0, finish.stderr)
+        let resumed = try RunReader(url: killed)
+        XCTAssertEqual(resumed.complete, reference.complete)
+        XCTAssertEqual(resumed.qk.map(\.bitPattern), reference.qk.map(\.bitPattern))
+        XCTAssertEqual(resumed.modelLogits.map(\.bitPattern), reference.modelLogits.map(\.bitPattern))
+        XCTAssertEqual(resumed.headTables?.accuracy.map(\.bitPattern), reference.headTables?.accuracy.map(\.bitPattern))
+        print("rows complete after each kill: \(survivors)")
+    }
+
+    func testExistingOutputIsKeptUnlessResumedOrForced() throws {
+        let output = directory.appendingPathComponent("run.h5")
+        let args = ["probe", "--dataset", calibrationSet, "--limit", "2", "-o", output.path]
+        XCTAssertEqual(try CLI.run(args).status, 0)
+        let before = try Data(contentsOf: output)
+        let again = try CLI.run(args)
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.contains("already exists"), again.stderr)
+        let otherSettings = try CLI.run(args + ["--resume", "--rope", "post"])
+        XCTAssertNotEqual(otherSettings.status, 0)
+        XCTAssertTrue(otherSettings.stderr.contains("qk_rope"), otherSettings.stderr)
+        XCTAssertEqual(try Data(contentsOf: output), before)
+        XCTAssertEqual(try CLI.run(args + ["--force", "--rope", "post"]).status, 0)
+        XCTAssertEqual(try RunReader(url: output).header.qkRope, .post)
+    }
+
+    func testBadDatasetLineAndMissingOptionTokenAreOneLineErrors() throws {
+        let broken = directory.appendingPathComponent("broken.jsonl")
+        try Data("{\"id\":\"a\",\"prompt\":\"Q\\nAnswer:\",\"options\":[\" True\",\" False\"],\"label\":0}\n{\"id\":\"b\",\"prompt\":\n".utf8).write(to: broken)
+        let bad = try CLI.run(["probe", "--dataset", broken.path, "-o", directory.appendingPathComponent("x.h5").path])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("broken.jsonl:2"), bad.stderr)
+        XCTAssertEqual(bad.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count, 1, bad.stderr)
+
+        let multiToken = directory.appendingPathComponent("multi.jsonl")
+        try Data("{\"id\":\"a\",\"prompt\":\"Q?\\nAnswer:\",\"options\":[\" Wumpusly\",\" no\"],\"label\":0}\n".utf8).write(to: multiToken)
+        let split = try CLI.run(["probe", "--dataset", multiToken.path, "-o", directory.appendingPathComponent("y.h5").path])
+        XCTAssertNotEqual(split.status, 0)
+        XCTAssertTrue(split.stderr.contains("Wumpusly"), split.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("y.h5").path))
+    }
+
+    func testHeadsJSONAndPlotDescribeTheRun() throws {
+        let output = directory.appendingPathComponent("run.h5")
+        XCTAssertEqual(try CLI.run(["probe", "--dataset", calibrationSet, "--limit", "6", "-o", output.path]).status, 0)
+        let heads = try CLI.run(["heads", output.path, "--format", "json", "--top", "3"])
+        XCTAssertEqual(heads.status, 0, heads.stderr)
+        let document = try HeadTableDocument.decode(from: Data(heads.stdout.utf8))
+        let run = try RunReader(url: output)
+        XCTAssertEqual(document.nLabelled, 6)
+        XCTAssertEqual(document.layers, 30)
+        XCTAssertEqual(document.heads, 9)
+        XCTAssertEqual(document.top.count, 3)
+        XCTAssertEqual(document.accuracy.flatMap { $0 }.map { $0.map(Float.init) }, run.headTables?.accuracy.map { Optional($0) })
+        XCTAssertEqual(document.baseline.map(Float.init), run.headTables?.baselineAccuracy)
+
+        let svg = directory.appendingPathComponent("heads.svg")
+        let plot = try CLI.run(["plot", output.path, "-o", svg.path])
+        XCTAssertEqual(plot.status, 0, plot.stderr)
+        let text = try String(contentsOf: svg, encoding: .utf8)
+        XCTAssertTrue(text.hasPrefix("<svg"))
+        XCTAssertEqual(text.components(separatedBy: "<title>L").count - 1, 30 * 9)
+
+        let missing = try CLI.run(["heads", directory.appendingPathComponent("none.h5").path])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("none.h5"), missing.stderr)
+    }
+
+    func testTokenizeJSONMatchesTransformersTokens() throws {
+        let lines = try String(contentsOf: probeFixtures.appendingPathComponent("probe-samples.jsonl"), encoding: .utf8).split(separator: "\n")
+        struct Reference: Decodable { struct Sample: Decodable { let token_ids: [Int] }; let samples: [Sample] }
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: probeFixtures.appendingPathComponent("probe-reference.json")))
+        for (line, expected) in zip(lines, reference.samples).prefix(3) {
+            let prompt = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["prompt"] as? String)
+            let result = try CLI.run(["tokenize", "--json", prompt])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual(object["ids"] as? [Int], expected.token_ids)
+            XCTAssertEqual((object["tokens"] as? [String])?.count, expected.token_ids.count)
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import ModelFormats
+import XCTest
+@testable import Transformer
+
+/// Hook selection, capture by position, edits, and the KV cache, on the tiny models.
+final class HookAndCacheTests: XCTestCase {
+    private func model(_ family: String = "tiny-llama") throws -> Transformer {
+        try Transformer(path: fixtureURL(family).path)
+    }
+
+    private func prompt(_ family: String = "tiny-llama") throws -> [Int] {
+        try ReferenceFixture(family).ints("p1.ids")
+    }
+
+    // MARK: Names and patterns
+
+    func testHookNamesFollowTransformerLens() throws {
+        let llama = try model()
+        XCTAssertEqual(llama.hookNames.first?.description, "hook_embed")
+        XCTAssertEqual(llama.hookNames.last?.description, "ln_final.hook_normalized")
+        XCTAssertEqual(llama.hookNames.count, 2 + 12 * llama.config.nLayers)
+        XCTAssertEqual(try llama.hooks(matching: "blocks.*.attn.hook_q").map(\.description).sorted(),
+                       ["blocks.0.attn.hook_q", "blocks.1.attn.hook_q"])
+        XCTAssertEqual(try llama.hooks(matching: "blocks.1.*").count, 12)
+        XCTAssertEqual(try llama.hooks(matching: "*hook_rot_*").count, 4)
+        XCTAssertEqual(try llama.hooks(matching: ["hook_embed", "blocks.0.hook_resid_pre"]).count, 2)
+
+        // GPT-2 has learned positions and no rotary embedding.
+        let gpt2 = try model("tiny-gpt2")
+        XCTAssertEqual(try gpt2.hooks(matching: "hook_pos_embed").count, 1)
+        XCTAssertThrowsError(try gpt2.hooks(matching: "blocks.*.attn.hook_rot_q"))
+    }
+
+    func testUnknownHookPatternListsTheHooks() throws {
+        let llama = try model()
+        XCTAssertThrowsError(try llama.hooks(matching: "blocks.*.attn.hook_query")) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("no hook matches 'blocks.*.attn.hook_query'"), message)
+            XCTAssertTrue(message.contains("blocks.{0-1}.{hook_resid_pre, attn.hook_q,"), message)
+            XCTAssertFalse(message.contains("\n"))
+        }
+        XCTAssertThrowsError(try llama.hooks(matching: "blocks.2.attn.hook_q"))
+        // A hook of another model (layer 5 of a 2-layer model) is refused at run time.
+        XCTAssertThrowsError(try llama.forward([1, 2], capture: HookCapture([HookName(.query, layer: 5)]))) { error in
+            XCTAssertTrue("\(error)".contains("no hook blocks.5.attn.hook_q in this model"), "\(error)")
+        }
+    }
+
+    // MARK: Capture
+
+    func testCaptureKeepsOnlyTheAskedPositionsAndHooks() throws {
+        let llama = try model(), ids = try prompt()
+        let hooks = try llama.hooks(matching: ["blocks.*.attn.hook_k", "blocks.1.attn.hook_pattern", "blocks.0.hook_resid_mid"])
+        let all = try llama.forward(ids, capture: HookCapture(hooks))
+        let some = try llama.forward(ids, capture: HookCapture(hooks, positions: [40, 3, 500]))
+        XCTAssertEqual(Set(some.activations.keys), hooks)
+        for hook in hooks {
+            let full = try XCTUnwrap(all[hook]), partial = try XCTUnwrap(some[hook])
+            XCTAssertEqual(partial.positions, [3, 40])
+            if hook.point == .pattern {
+                XCTAssertEqual(partial.shape, [4, 2, ids.count])
+                for head in 0 ..< 4 {
+                    XCTAssertEqual(partial.vector(at: 40, head: head), full.vector(at: 40, head: head))
+                }
+            } else {
+                XCTAssertEqual(partial.row(at: 3), full.row(at: 3))
+                XCTAssertEqual(partial.row(at: 40), full.row(at: 40))
+            }
+        }
+        XCTAssertTrue(try llama.forward(ids).activations.isEmpty)
+    }
+
+    func testPatternRowsAreCausalDistributions() throws {
+        let llama = try model(), ids = try prompt()
+        let pattern = try XCTUnwrap(try llama.forward(ids, capture: HookCapture([HookName(.pattern, layer: 0)]))[HookName(.pattern, layer: 0)])
+        for head in 0 ..< llama.config.nHeads {
+            for query in ids.indices {
+                let row = try XCTUnwrap(pattern.vector(at: query, head: head))
+                XCTAssertEqual(row.reduce(0, +), 1, accuracy: 1e-5)
+                XCTAssertTrue(row.dropFirst(query + 1).allSatisfy { $0 == 0 })
+            }
+        }
+    }
+
+    // MARK: Edits
+
+    func testEditsFlowOnThroughThePass() throws {
+        let llama = try model(), ids = try prompt()
+        let watched = try llama.hooks(matching: ["blocks.0.hook_attn_out", "blocks.0.hook_resid_pre", "blocks.0.hook_resid_mid",
+                                                 "blocks.0.attn.hook_z"])
+        // Zero every head's z in layer 0: its attention output (no bias in Llama) is zero, so the
+        // residual stream does not change across attention.
+        let ablated = try llama.forward(ids, logits: .all, capture: HookCapture(watched),
+                                        edit: HookEdit([HookName(.z, layer: 0)]) { z in
+                                            z.values = [Float](repeating: 0, count: z.values.count)
+                                        })
+        XCTAssertTrue(try XCTUnwrap(ablated[HookName(.z, layer: 0)]).values.allSatisfy { $0 == 0 })
+        XCTAssertTrue(try XCTUnwrap(ablated[HookName(.attentionOut, layer: 0)]).values.allSatisfy { $0 == 0 })
+        XCTAssertEqual(ablated[HookName(.residMid, layer: 0)]?.values, ablated[HookName(.residPre, layer: 0)]?.values)
+
+        let clean = try llama.forward(ids, logits: .all)
+        XCTAssertNotEqual(ablated.logits.values, clean.logits.values)
+        // An edit that changes nothing leaves every number as it was.
+        let unchanged = try llama.forward(ids, logits: .all, edit: HookEdit(Set(llama.hookNames.filter { $0.point != .pattern })) { _ in })
+        XCTAssertEqual(unchanged.logits.values, clean.logits.values)
+
+        // The final norm's output is the LM head's input: zero gives zero logits.
+        let zeroed = try llama.forward(ids, logits: .last, edit: HookEdit([HookName(.finalNormalized)]) { x in
+            x.values = [Float](repeating: 0, count: x.values.count)
+        })
+        XCTAssertTrue(zeroed.logits.values.allSatisfy { $0 == 0 })
+
+        XCTAssertThrowsError(try llama.forward(ids, edit: HookEdit([HookName(.pattern, layer: 0)]) { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("blocks.0.attn.hook_pattern can be captured but not edited"), "\(error)")
+        }
+    }
+
+    // MARK: KV cache
+
+    /// A prompt run in pieces (a prefix, then one token at a time) gives the logits and keys of
+    /// one full pass, for every family.
+    func testIncrementalPassesEqualAFullPass() throws {
+        for family in TinyModelTests.families {
+            let model = try model(family), ids = try prompt(family)
+            let hooks = try model.hooks(matching: "blocks.*.attn.hook_k")
+            let full = try model.forward(ids, logits: .all, capture: HookCapture(hooks))
+            var cache = model.makeCache()
+            var logits: [Float] = []
+            var keys: [HookName: [Float]] = [:]
+            for piece in [Array(ids[..<10])] + ids[10...].map({ [$0] }) {
+                let result = try model.forward(piece, cache: &cache, logits: .all, capture: HookCapture(hooks))
+                logits += result.logits.values
+                for hook in hooks { keys[hook, default: []] += try XCTUnwrap(result[hook]).values }
+            }
+            XCTAssertEqual(cache.tokens, ids)
+            var errors = Comparison()
+            errors.elementwise(logits, full.logits.values, absolute: 1e-4, relative: 1e-5, "\(family) logits")
+            for hook in hooks {
+                errors.vector(try XCTUnwrap(keys[hook]), try XCTUnwrap(full[hook]).values, relative: 1e-6, "\(family) \(hook)")
+            }
+            errors.assertPassed("\(family) incremental")
+        }
+    }
+
+    func testTruncateForgetsAndCopiesFork() throws {
+        let llama = try model(), ids = try prompt()
+        var cache = llama.makeCache()
+        _ = try llama.forward(Array(ids[..<20]), cache: &cache, logits: .none)
+        let fork = cache
+        let first = try llama.forward([ids[20]], cache: &cache).logits.values
+        cache.truncate(to: 20)
+        XCTAssertEqual(cache.count, 20)
+        let other = try llama.forward([ids[30]], cache: &cache).logits.values
+        cache.truncate(to: 20)
+        XCTAssertEqual(try llama.forward([ids[20]], cache: &cache).logits.values, first)
+        var errors = Comparison()
+        errors.elementwise(other, try llama.forward(Array(ids[..<20]) + [ids[30]]).logits.values,
+                           absolute: 1e-5, relative: 1e-5, "after truncation")
+        errors.assertPassed("truncated cache")
+        XCTAssertEqual(fork.count, 20)
+        var forked = fork
+        XCTAssertEqual(try llama.forward([ids[20]], cache: &forked).logits.values, first)
+    }
+
+    func testLogitsAtChosenPositions() throws {
+        let llama = try model(), ids = try prompt()
+        let all = try llama.forward(ids, logits: .all).logits
+        let chosen = try llama.forward(ids, logits: .positions([7, 2, 7])).logits
+        XCTAssertEqual(chosen.positions, [2, 7])
+        var errors = Comparison()
+        for position in [2, 7] {
+            errors.elementwise(try XCTUnwrap(chosen.row(at: position)), try XCTUnwrap(all.row(at: position)),
+                               absolute: 1e-5, relative: 1e-5, "logits @\(position)")
+        }
+        errors.assertPassed("chosen positions")
+        XCTAssertTrue(try llama.forward(ids, logits: .none).logits.values.isEmpty)
+        XCTAssertThrowsError(try llama.forward(ids, logits: .positions([ids.count])))
+    }
+}

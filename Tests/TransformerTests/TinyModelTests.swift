@@ -1,0 +1,100 @@
+import Foundation
+import ModelFormats
+import XCTest
+@testable import Transformer
+
+/// The tiny random-weight models of reference/make_runtime_fixtures.py, each read from its HF
+/// folder (safetensors) and from its llama.cpp-style GGUF file, against transformers' outputs.
+final class TinyModelTests: XCTestCase {
+    static let families = ["tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-gpt2"]
+
+    static func load(_ family: String, gguf: Bool) throws -> Transformer {
+        let folder = try fixtureURL(family)
+        return try Transformer(path: gguf ? folder.appendingPathComponent("model.gguf").path : folder.path)
+    }
+
+    func testFolderModelsMatchTransformers() throws {
+        for family in Self.families {
+            try checkAgainstReference(Self.load(family, gguf: false), ReferenceFixture(family), label: "\(family) folder")
+        }
+    }
+
+    func testGGUFModelsMatchTransformers() throws {
+        for family in Self.families {
+            try checkAgainstReference(Self.load(family, gguf: true), ReferenceFixture(family), label: "\(family) gguf")
+        }
+    }
+
+    func testConfigurationsAreRead() throws {
+        let qwen3 = try Self.load("tiny-qwen3", gguf: false)
+        XCTAssertEqual(qwen3.config.architecture, .qwen3)
+        XCTAssertEqual(qwen3.config.dHead, 32)
+        let qwen2 = try Self.load("tiny-qwen2", gguf: true)
+        XCTAssertEqual(qwen2.config.architecture, .qwen2)
+        XCTAssertTrue(qwen2.config.attentionBias)
+        XCTAssertEqual(try Self.load("tiny-gpt2", gguf: false).config.architecture, .gpt2)
+    }
+
+    /// Logits at every position, hidden states, q/k/v before and after rotary, attention patterns
+    /// and 20 greedy tokens.
+    private func checkAgainstReference(_ model: Transformer, _ fixture: ReferenceFixture, label: String) throws {
+        let config = model.config
+        var logitErrors = Comparison(), qkvErrors = Comparison(), hiddenErrors = Comparison(), patternErrors = Comparison()
+        for prompt in 0 ..< 2 {
+            let ids = try fixture.ints("p\(prompt).ids")
+            let result = try model.forward(ids, logits: .all, capture: HookCapture(Set(model.hookNames)))
+            let expectedLogits = try fixture.floats("p\(prompt).logits").values
+            logitErrors.elementwise(result.logits.values, expectedLogits, "\(label) p\(prompt) logits")
+
+            let positions = try fixture.ints("p\(prompt).qkv_positions")
+            XCTAssertEqual(positions, Array(ids.indices))
+            var kinds: [(String, HookPoint)] = [("q", .query), ("k", .key), ("v", .value)]
+            if config.architecture != .gpt2 { kinds += [("rot_q", .rotatedQuery), ("rot_k", .rotatedKey)] }
+            for (array, point) in kinds {
+                let (shape, expected) = try fixture.floats("p\(prompt).\(array)")
+                let vectorSize = shape[2] * shape[3]
+                for layer in 0 ..< config.nLayers {
+                    let actual = try XCTUnwrap(result[HookName(point, layer: layer)], "\(label) \(point)")
+                    XCTAssertEqual(actual.shape, Array(shape.dropFirst()))
+                    for position in positions {
+                        let start = (layer * positions.count + position) * vectorSize
+                        qkvErrors.vector(actual.values[position * vectorSize ..< (position + 1) * vectorSize],
+                                         expected[start ..< start + vectorSize], "\(label) p\(prompt) L\(layer) \(array) @\(position)")
+                    }
+                }
+            }
+
+            // HF's hidden_states: the embeddings, each block's output but the last, then the final norm.
+            let (hiddenShape, hidden) = try fixture.floats("p\(prompt).hidden")
+            let hooks = [HookName(.residPre, layer: 0)] + (0 ..< config.nLayers - 1).map { HookName(.residPost, layer: $0) }
+                + [HookName(.finalNormalized)]
+            XCTAssertEqual(hiddenShape[0], hooks.count)
+            let width = config.dModel
+            for (index, hook) in hooks.enumerated() {
+                let actual = try XCTUnwrap(result[hook])
+                for position in ids.indices {
+                    let start = (index * ids.count + position) * width
+                    hiddenErrors.vector(actual.values[position * width ..< (position + 1) * width],
+                                        hidden[start ..< start + width], "\(label) p\(prompt) \(hook) @\(position)")
+                }
+            }
+
+            let (patternShape, pattern) = try fixture.floats("p\(prompt).pattern")
+            XCTAssertEqual(patternShape, [config.nLayers, config.nHeads, ids.count, ids.count])
+            for layer in 0 ..< config.nLayers {
+                let actual = try XCTUnwrap(result[HookName(.pattern, layer: layer)])
+                let size = config.nHeads * ids.count * ids.count
+                patternErrors.elementwise(actual.values, pattern[layer * size ..< (layer + 1) * size],
+                                          absolute: 1e-5, relative: 0, "\(label) p\(prompt) L\(layer) pattern")
+            }
+        }
+        logitErrors.assertPassed("\(label) logits")
+        qkvErrors.assertPassed("\(label) q/k/v")
+        hiddenErrors.assertPassed("\(label) hidden states")
+        patternErrors.assertPassed("\(label) patterns")
+        print("\(label): logits \(logitErrors); q/k/v \(qkvErrors); hidden \(hiddenErrors); pattern \(patternErrors)")
+
+        let generated = try model.generate(prompt: fixture.ints("greedy.prompt"), maxNewTokens: 20)
+        XCTAssertEqual(generated, try fixture.ints("greedy.tokens"), "\(label) greedy tokens")
+    }
+}
