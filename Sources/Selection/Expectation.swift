@@ -118,7 +118,9 @@ public struct Expectation: Sendable {
         modelSHA256 = try object["model_sha256"].map { try string($0, at: "model_sha256", fail) }
         baseline = try object["baseline"].map { try accuracy($0, at: "baseline", fail) }
         if let heads = object["heads"] {
-            guard case .object(let named) = heads else { throw fail("heads: expected an object of head names and accuracies, found \(heads.kindName)") }
+            guard case .object(let named) = heads else {
+                throw fail("heads: expected an object of head names and accuracies, found \(heads.kindName)")
+            }
             self.heads = try named.members.map { name, value in
                 guard HeadID(name: name) != nil else {
                     throw fail("heads: \"\(name)\" is not a head name (write L<layer>H<head>, e.g. L14H3)")
@@ -183,12 +185,16 @@ extension Expectation.Claim {
         try checkKeys(object, allowed: ["head", "steps", "distractors"] + bestHeadKeys + headKeys, at: "\(path).", fail)
         let comparisons = object.keys.filter { bestHeadKeys.contains($0) || headKeys.contains($0) }
         guard comparisons.count == 1, let key = comparisons.first, let raw = object[key] else {
-            throw failHere(comparisons.isEmpty ? "states no comparison (one of \((bestHeadKeys + headKeys).joined(separator: ", ")))"
-                                               : "states \(comparisons.count) comparisons (\(comparisons.joined(separator: ", "))); give one per claim")
+            let problem = comparisons.isEmpty
+                ? "states no comparison (one of \((bestHeadKeys + headKeys).joined(separator: ", ")))"
+                : "states \(comparisons.count) comparisons (\(comparisons.joined(separator: ", "))); give one per claim"
+            throw failHere(problem)
         }
         let number = try bound(raw, at: "\(path).\(key)", fail)
         if bestHeadKeys.contains(key) {
-            guard object["head"] == nil else { throw failHere("\(key) is about the best head: drop \"head\" or use \(key.dropFirst("best_head_".count))") }
+            guard object["head"] == nil else {
+                throw failHere("\(key) is about the best head: drop \"head\" or use \(key.dropFirst("best_head_".count))")
+            }
             subject = .bestHead
             comparison = key == "best_head_at_least" ? .atLeast(number) : .beatsBaselineBy(number)
         } else {

@@ -53,7 +53,8 @@ public struct ProbeRun: Sendable {
 
     /// The accuracy of a head of this run (it must be one: `layer < layers`, `head < heads`).
     public func accuracy(of id: HeadID) -> Double {
-        Double(tables.overall.heads[id.layer * heads + id.head])
+        precondition(id.layer < layers && id.head < heads, "\(id.name) is not a head of \(name)")
+        return Double(tables.overall.heads[id.layer * heads + id.head])
     }
 
     /// The `count` most accurate heads, best first; equal accuracies keep layer-then-head order.

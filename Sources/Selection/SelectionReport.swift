@@ -50,9 +50,10 @@ extension HeadSelection {
                 for (grouping, groups) in [("steps", \RuleAccuracy.bySteps), ("distractors", \RuleAccuracy.byDistractors)] {
                     let columns = result.rules.last?[keyPath: groups] ?? []
                     guard !columns.isEmpty else { continue }
-                    sections.append(("By \(grouping) on \(result.set), heads of \(choice.calibration)",
-                                     TextTable(columns: ["rule"] + columns.map { "\(grouping)=\($0.value) (n=\($0.count))" },
-                                               rows: result.rules.map { [label($0.rule)] + $0[keyPath: groups].map { percent($0.accuracy) } })))
+                    let table = TextTable(
+                        columns: ["rule"] + columns.map { "\(grouping)=\($0.value) (n=\($0.count))" },
+                        rows: result.rules.map { [label($0.rule)] + $0[keyPath: groups].map { percent($0.accuracy) } })
+                    sections.append(("By \(grouping) on \(result.set), heads of \(choice.calibration)", table))
                 }
             }
         }

@@ -150,7 +150,8 @@ extension ProbeRun {
         let accuracy = accuracies[id.layer * heads + id.head]
         let baseline = Double(group.baseline)
         let margin = tolerance + comparisonSlack
-        func bound(_ what: String, _ relation: String, _ expected: Double, _ actual: Double, _ holds: Bool, _ detail: String = "") -> Check {
+        func bound(_ what: String, _ relation: String, _ expected: Double, _ actual: Double, _ holds: Bool,
+                   _ detail: String = "") -> Check {
             Check(subject: "\(label): \(who) \(what)\(groupSuffix)", expected: "\(relation) \(decimal(expected))",
                   actual: decimal(actual) + detail, tolerance: tolerance, passed: holds)
         }
