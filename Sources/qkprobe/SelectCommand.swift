@@ -17,7 +17,8 @@ struct SelectCommand: ParsableCommand {
           z-sum: each head's scores are standardised with the mean and standard deviation of all \
         its scores on the calibration run (every option of every labelled row; test runs never feed \
         them); the option with the largest sum over the heads wins (the first option on a tie).
-        All runs must come from the same model (model_sha256), with the same heads and q/k convention.
+        All runs must come from the same model (model_sha256), with the same heads and q/k \
+        convention. Only finished, labelled rows count, as in `qkprobe heads`.
 
         --split FRACTION --seed S splits the single calibration run, per label, into FRACTION for \
         calibration and the rest held out as a test set, shuffled by a seeded SplitMix64 stream: the \
