@@ -1,15 +1,16 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Data flows one way: ModelFormats -> Tokenizers -> Transformer -> Probe -> RunStore -> Reports;
-// the qkprobe command wires them (Probe computes a sample, RunStore keeps it, Reports show tables).
+// Data flows one way: ModelFormats -> Tokenizers -> Transformer -> Probe -> RunStore -> Reports -> Selection;
+// the qkprobe command wires them (Probe computes a sample, RunStore keeps it, Reports show tables,
+// Selection compares runs: head selection, transfer, ensembles, verification).
 // LogicTasks (datasets, templates) knows no model: the one-token option check takes a tokenize function.
 let package = Package(
     name: "qkprobe",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "qkprobe", targets: ["qkprobe"]),
-        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports"]),
+        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,10 +31,11 @@ let package = Package(
         .target(name: "RunStore", dependencies: ["CHDF5"]),
         .target(name: "Probe", dependencies: ["Tokenizers", "Transformer", "LogicTasks"]),
         .target(name: "Reports", dependencies: ["Probe", "RunStore"]),
+        .target(name: "Selection", dependencies: ["Probe", "RunStore", "Reports", "LogicTasks"]),
         .executableTarget(
             name: "qkprobe",
             dependencies: [
-                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports",
+                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "ModelFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),
+        .testTarget(name: "SelectionTests", dependencies: ["Selection", "RunStore", "Reports", "Probe"]),
         // Runs the built `qkprobe` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "RunStore", "Reports"]),
     ]

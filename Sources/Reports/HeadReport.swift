@@ -57,16 +57,16 @@ extension HeadReport {
                     [String(rank + 1), headName(layer: h.layer, head: h.head), percent(h.accuracy), points(h.accuracy - baseline)]
                 }
         }
+        let table = TextTable(columns: columns, rows: rows)
         switch format {
         case .csv:
-            return ([columns] + rows).map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
+            return table.csv
         case .markdown:
-            let header = "| " + columns.joined(separator: " | ") + " |\n|" + columns.map { _ in " --- |" }.joined() + "\n"
-            return header + rows.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n") + "\n"
+            return table.markdown
         case .table, .json:
             let title = "\(modelName) on \(datasetName): \(tables.overall.count) labelled of \(samples) samples, "
                 + "options \(options.map { "\"\($0)\"" }.joined(separator: "/")), q/k \(rotary)-rotary, scale \(scale)\n"
-            return title + alignedTable(columns: columns, rows: rows)
+            return title + table.aligned
         }
     }
 
@@ -144,24 +144,3 @@ public struct HeadTableDocument: Codable, Sendable, Equatable {
 
 /// NaN (an empty group) becomes JSON null.
 private func finite(_ x: Float) -> Double? { x.isFinite ? Double(x) : nil }
-
-func percent(_ x: Float) -> String { x.isFinite ? String(format: "%.1f%%", Double(x) * 100) : "-" }
-
-func points(_ x: Float) -> String { x.isFinite ? String(format: "%+.1f", Double(x) * 100) : "-" }
-
-private func csvField(_ s: String) -> String {
-    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-}
-
-func alignedTable(columns: [String], rows: [[String]]) -> String {
-    let all = [columns] + rows
-    let widths = columns.indices.map { c in all.map { $0[c].count }.max() ?? 0 }
-    func line(_ cells: [String]) -> String {
-        cells.enumerated().map { c, cell in
-            c == 0 ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
-                : String(repeating: " ", count: widths[c] - cell.count) + cell
-        }.joined(separator: "  ")
-    }
-    return ([line(columns), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line))
-        .joined(separator: "\n") + "\n"
-}
