@@ -28,52 +28,54 @@ struct CausalAttention {
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
         into z: UnsafeMutablePointer<Float>, zStride: Int, pattern: PatternSink?
     ) {
-        let group = heads / kvHeads, keyCount = start + rows
+        let group = heads / kvHeads
         let blockRows = min(Self.blockRows, rows)
-        // Heads run in parallel, each with its own score rows and single-threaded products.
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: heads * blockRows * keyCount)
-        defer { scores.deallocate() }
+        let blocks = (rows + blockRows - 1) / blockRows
+        // Each (head, block of query rows) is a task of its own, with single-threaded products;
+        // the last blocks, which see the most keys, go first so that the cores finish together.
         BLAS.singleThreaded {
-            Kernels.parallelFor(heads) { head in
-                attendHead(head, kvHead: head / group, blockRows: blockRows, scores: scores + head * blockRows * keyCount,
-                           queries: queries, queryStride: queryStride, rows: rows, start: start,
-                           keys: keys, values: values, kvStride: kvStride, into: z, zStride: zStride, pattern: pattern)
+            Kernels.parallelFor(heads * blocks) { task in
+                let head = task % heads, blockStart = (blocks - 1 - task / heads) * blockRows
+                attend(head: head, kvHead: head / group, rows: blockStart ..< min(blockStart + blockRows, rows),
+                       queries: queries, queryStride: queryStride, start: start,
+                       keys: keys, values: values, kvStride: kvStride, into: z, zStride: zStride, pattern: pattern)
             }
         }
     }
 
-    private func attendHead(
-        _ head: Int, kvHead: Int, blockRows: Int, scores: UnsafeMutablePointer<Float>,
-        queries: UnsafePointer<Float>, queryStride: Int, rows: Int, start: Int,
+    /// One head for the query rows `rows` of the pass.
+    private func attend(
+        head: Int, kvHead: Int, rows: Range<Int>,
+        queries: UnsafePointer<Float>, queryStride: Int, start: Int,
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
         into z: UnsafeMutablePointer<Float>, zStride: Int, pattern: PatternSink?
     ) {
-        for blockStart in stride(from: 0, to: rows, by: blockRows) {
-            let blockEnd = min(blockStart + blockRows, rows)
-            let m = blockEnd - blockStart
-            let keyCount = start + blockEnd
-            // scores = scale · Q · Kᵀ over the keys the block's last row may see
-            BLAS.gemm(m: m, n: keyCount, k: headDim,
-                      queries + blockStart * queryStride + head * headDim, lda: queryStride,
-                      keys + kvHead * headDim, ldb: kvStride, transposeB: true,
-                      scores, ldc: keyCount, alpha: scale)
-            for i in 0 ..< m {
-                let row = scores + i * keyCount
-                let visible = start + blockStart + i + 1
-                Kernels.softmax(row, count: visible)
-                (row + visible).update(repeating: 0, count: keyCount - visible)
-            }
-            if let pattern {
-                for (index, row) in pattern.rows.enumerated() where (blockStart ..< blockEnd).contains(row) {
-                    let destination = pattern.destination + (head * pattern.rows.count + index) * pattern.keyCount
-                    destination.update(from: scores + (row - blockStart) * keyCount, count: keyCount)
-                }
-            }
-            // z = P · V
-            BLAS.gemm(m: m, n: headDim, k: keyCount,
-                      scores, lda: keyCount,
-                      values + kvHead * headDim, ldb: kvStride, transposeB: false,
-                      z + blockStart * zStride + head * headDim, ldc: zStride)
+        // Scores over the keys the block's last row may see.
+        let keyCount = start + rows.upperBound
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * keyCount)
+        defer { scores.deallocate() }
+
+        // scores = scale · Q · Kᵀ
+        BLAS.gemm(m: rows.count, n: keyCount, k: headDim,
+                  queries + rows.lowerBound * queryStride + head * headDim, lda: queryStride,
+                  keys + kvHead * headDim, ldb: kvStride, transposeB: true,
+                  scores, ldc: keyCount, alpha: scale)
+        for (i, row) in rows.enumerated() {
+            let scoreRow = scores + i * keyCount
+            let visible = start + row + 1
+            Kernels.softmax(scoreRow, count: visible)
+            (scoreRow + visible).update(repeating: 0, count: keyCount - visible)
         }
+        if let pattern {
+            for (index, row) in pattern.rows.enumerated() where rows.contains(row) {
+                let destination = pattern.destination + (head * pattern.rows.count + index) * pattern.keyCount
+                destination.update(from: scores + (row - rows.lowerBound) * keyCount, count: keyCount)
+            }
+        }
+        // z = P · V
+        BLAS.gemm(m: rows.count, n: headDim, k: keyCount,
+                  scores, lda: keyCount,
+                  values + kvHead * headDim, ldb: kvStride, transposeB: false,
+                  z + rows.lowerBound * zStride + head * headDim, ldc: zStride)
     }
 }
