@@ -29,6 +29,9 @@ public struct Transformer: Sendable {
             guard config.dHead % 2 == 0 else {
                 throw ModelFormatError(source.path, "head size \(config.dHead) is odd; rotary embedding needs pairs")
             }
+            guard config.ropeTheta.isFinite, config.ropeTheta > 1 else {
+                throw ModelFormatError(source.path, "rotary base \(config.ropeTheta) must be above 1")
+            }
             rotary = RotaryEmbedding(theta: config.ropeTheta, headDim: config.dHead)
         }
         self.config = config
