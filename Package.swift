@@ -1,14 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Data flows one way: ModelFormats -> Tokenizers -> Transformer -> Probe -> RunStore -> qkprobe.
+// Data flows one way: ModelFormats -> Tokenizers -> Transformer -> Probe -> RunStore -> Reports;
+// the qkprobe command wires them (Probe computes a sample, RunStore keeps it, Reports show tables).
 // LogicTasks (datasets, templates) knows no model: the one-token option check takes a tokenize function.
 let package = Package(
     name: "qkprobe",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "qkprobe", targets: ["qkprobe"]),
-        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore"]),
+        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,11 +28,12 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["ModelFormats", "Tokenizers", "CBLAS"]),
         .target(name: "LogicTasks"),
         .target(name: "RunStore", dependencies: ["CHDF5"]),
-        .target(name: "Probe", dependencies: ["Transformer", "LogicTasks", "RunStore"]),
+        .target(name: "Probe", dependencies: ["Transformer", "LogicTasks"]),
+        .target(name: "Reports", dependencies: ["Probe"]),
         .executableTarget(
             name: "qkprobe",
             dependencies: [
-                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore",
+                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -41,5 +43,8 @@ let package = Package(
         .testTarget(name: "LogicTasksTests", dependencies: ["LogicTasks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
         .testTarget(name: "ProbeTests", dependencies: ["Probe"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
+        // Runs the built `qkprobe` binary as a user would.
+        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats"]),
     ]
 )

@@ -6,6 +6,9 @@ Writes into Tests/ModelFormatsTests/Fixtures/gguf/:
                        metadata value of every GGUF value type (nested arrays included)
   quants.f32           the expected float32 values of every tensor, concatenated, little-endian
   aligned64_v2.gguf    GGUF version 2 with general.alignment = 64 (same layout rules otherwise)
+  arch-*.gguf          hyper-parameters of each supported architecture, written with GGUFWriter's
+                       own add_* methods (so gguf-py decides the key names), and the ModelConfig
+                       qkprobe should read from them
   manifest.json        per file: version, alignment, data offset, metadata (type and value),
                        per tensor: name, ggml type, PyTorch-order shape, data offset, and where its
                        expected values lie in the .f32 file (or their SHA-256 for big tensors)
@@ -181,6 +184,59 @@ def describe(path: str, values_out, metadata):
     }
 
 
+# Per architecture: GGUFWriter calls and the ModelConfig they mean. Vocabulary = token embedding rows
+# (qwen2 pads it past the token list), tied = no output.weight, q/k/v biases = a q or qkv bias tensor.
+ARCHITECTURES = {
+    "llama": dict(blocks=2, context=64, width=16, ff=40, heads=4, kv_heads=2, key_length=None,
+                  rope=50000.0, eps=1e-5, tokens=40, rows=40, output=True, bias=None),
+    "qwen2": dict(blocks=1, context=128, width=16, ff=24, heads=4, kv_heads=4, key_length=None,
+                  rope=1e6, eps=1e-6, tokens=30, rows=48, output=False, bias="blk.0.attn_q.bias"),
+    "qwen3": dict(blocks=1, context=128, width=16, ff=24, heads=2, kv_heads=1, key_length=12,
+                  rope=1e6, eps=1e-6, tokens=30, rows=30, output=False, bias=None),
+    "gpt2": dict(blocks=1, context=32, width=16, ff=64, heads=4, kv_heads=None, key_length=None,
+                 rope=None, eps=1e-5, tokens=40, rows=40, output=True, bias="blk.0.attn_qkv.bias"),
+}
+
+
+def write_architecture(path: str, arch: str, p: dict) -> dict:
+    writer = GGUFWriter(path, arch=arch)
+    writer.add_name(f"arch-{arch}")
+    writer.add_block_count(p["blocks"])
+    writer.add_context_length(p["context"])
+    writer.add_embedding_length(p["width"])
+    writer.add_feed_forward_length(p["ff"])
+    writer.add_head_count(p["heads"])
+    if p["kv_heads"] is not None:
+        writer.add_head_count_kv(p["kv_heads"])
+    if p["key_length"] is not None:
+        writer.add_key_length(p["key_length"])
+    if p["rope"] is not None:
+        writer.add_rope_freq_base(p["rope"])
+    if arch == "gpt2":
+        writer.add_layer_norm_eps(p["eps"])
+    else:
+        writer.add_layer_norm_rms_eps(p["eps"])
+    writer.add_tokenizer_model("gpt2")
+    writer.add_token_list([f"t{i}" for i in range(p["tokens"])])
+    writer.add_tensor("token_embd.weight", RNG.standard_normal((p["rows"], p["width"])).astype(np.float32))
+    if p["output"]:
+        writer.add_tensor("output.weight", RNG.standard_normal((p["rows"], p["width"])).astype(np.float32))
+    if p["bias"]:
+        writer.add_tensor(p["bias"], RNG.standard_normal(p["width"]).astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    heads = p["heads"]
+    return {
+        "architecture": arch, "name": f"arch-{arch}", "nLayers": p["blocks"], "dModel": p["width"],
+        "nHeads": heads, "nKVHeads": p["kv_heads"] or heads, "dHead": p["key_length"] or p["width"] // heads,
+        "dFF": p["ff"], "vocabSize": p["rows"], "contextLength": p["context"],
+        "normEps": float(np.float32(p["eps"])), "ropeTheta": 0.0 if arch == "gpt2" else (p["rope"] or 10000.0),
+        "tieWordEmbeddings": not p["output"], "attentionBias": p["bias"] is not None,
+    }
+
+
 def main() -> None:
     out = sys.argv[1] if len(sys.argv) > 1 else "Tests/ModelFormatsTests/Fixtures/gguf"
     os.makedirs(out, exist_ok=True)
@@ -205,6 +261,9 @@ def main() -> None:
         f.write(struct.pack("<I", 2))
     described = describe(v2_path, None, arch + [("general.alignment", V.UINT32, 64, None)])
     manifest["aligned64_v2.gguf"] = described
+
+    manifest["configs"] = {f"arch-{arch}.gguf": write_architecture(os.path.join(out, f"arch-{arch}.gguf"), arch, p)
+                           for arch, p in ARCHITECTURES.items()}
 
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, ensure_ascii=False)

@@ -264,7 +264,7 @@ public final class GGUFFile: WeightSource, @unchecked Sendable {
 
     public func stringArray(_ key: String) -> [String]? {
         guard case .array(.string, let values)? = metadata[key] else { return nil }
-        return values.map { $0.stringValue! }
+        return values.compactMap(\.stringValue)
     }
 
     public func intArray(_ key: String) -> [Int]? {

@@ -10,12 +10,12 @@ import Darwin
 /// Model files are large and read piecewise: mapping lets the kernel page weights in on demand
 /// and share them between processes, instead of copying gigabytes onto the heap.
 /// Safe to share across threads: the mapping is read-only and never changes after `init`.
-public final class MappedFile: @unchecked Sendable {
-    public let path: String
+final class MappedFile: @unchecked Sendable {
+    let path: String
     /// The file's bytes; valid as long as this object is alive.
-    public let bytes: UnsafeRawBufferPointer
+    let bytes: UnsafeRawBufferPointer
 
-    public init(url: URL) throws {
+    init(url: URL) throws {
         path = url.path
         let fd = open(url.path, O_RDONLY)
         guard fd >= 0 else {
@@ -47,5 +47,5 @@ public final class MappedFile: @unchecked Sendable {
         }
     }
 
-    public var count: Int { bytes.count }
+    var count: Int { bytes.count }
 }

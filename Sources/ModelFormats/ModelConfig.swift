@@ -103,6 +103,14 @@ extension ModelConfig {
             throw ModelFormatError(path, "missing metadata \(arch).\(epsKey)")
         }
         let ropeTheta: Float = family == .gpt2 ? 0 : try optionalFloat("rope.freq_base") ?? 10000
+        // Scaled rotary embeddings change every frequency; ModelConfig cannot describe them, and
+        // ignoring them would give silently wrong q/k, so such files are refused.
+        if let scaling = gguf.string("\(arch).rope.scaling.type"), scaling != "none" {
+            throw ModelFormatError(path, "rope scaling \(scaling) (\(arch).rope.scaling.type) is not supported")
+        }
+        if gguf.tensorInfo("rope_freqs.weight") != nil {
+            throw ModelFormatError(path, "per-frequency rope factors (rope_freqs.weight, Llama 3 style) are not supported")
+        }
 
         let vocabSize: Int
         if let embedding = gguf.shape(of: "token_embd.weight"), embedding.count == 2 {
@@ -173,11 +181,12 @@ extension ModelConfig {
 
         if family == .gpt2 {
             let dModel = try json.int("n_embd")
+            let nHeads = try json.int("n_head")
+            guard nHeads > 0 else { throw ModelFormatError(path, "n_head is \(nHeads), must be positive") }
             self.init(
                 architecture: .gpt2, name: name,
                 nLayers: try json.int("n_layer"), dModel: dModel,
-                nHeads: try json.int("n_head"), nKVHeads: try json.int("n_head"),
-                dHead: dModel / max(try json.int("n_head"), 1),
+                nHeads: nHeads, nKVHeads: nHeads, dHead: dModel / nHeads,
                 dFF: try json.optionalInt("n_inner") ?? 4 * dModel,
                 vocabSize: try json.int("vocab_size"),
                 contextLength: try json.int("n_positions"),
@@ -190,6 +199,9 @@ extension ModelConfig {
             return
         }
 
+        if let ropeType = json.ropeType(), ropeType != "default" {
+            throw ModelFormatError(path, "rope_type \(ropeType) (scaled rotary embeddings) is not supported")
+        }
         let dModel = try json.int("hidden_size")
         let nHeads = try json.int("num_attention_heads")
         guard nHeads > 0 else { throw ModelFormatError(path, "num_attention_heads is \(nHeads), must be positive") }
@@ -264,6 +276,16 @@ struct HFConfig {
             throw ModelFormatError(path, "key \(key) is \(raw), expected true or false")
         }
         return number.boolValue
+    }
+
+    /// The rotary scaling type of `rope_scaling` (transformers 4) or `rope_parameters`
+    /// (transformers 5), under `rope_type` or the older `type`; nil when there is none.
+    func ropeType() -> String? {
+        for key in ["rope_scaling", "rope_parameters"] {
+            guard let parameters = object[key] as? [String: Any] else { continue }
+            if let type = (parameters["rope_type"] ?? parameters["type"]) as? String { return type }
+        }
+        return nil
     }
 
     /// `rope_theta` at the top level (transformers 4) or inside `rope_parameters` (transformers 5).

@@ -6,5 +6,6 @@ struct QKProbe: ParsableCommand {
         commandName: "qkprobe",
         abstract: "Probe which attention heads of a language model know the answer to a logic problem (QK-score).",
         version: "0.1.0",
-        subcommands: [TokenizeCommand.self, GenerateCommand.self, TraceCommand.self, BenchCommand.self])
+        subcommands: [InspectCommand.self, TokenizeCommand.self, GenerateCommand.self, TraceCommand.self, BenchCommand.self,
+                      DatasetCommand.self])
 }

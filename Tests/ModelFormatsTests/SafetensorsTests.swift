@@ -110,6 +110,10 @@ final class HFConfigTests: XCTestCase {
              "not a multiple of the KV head count 3"),
             (#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 1, "vocab_size": 10, "intermediate_size": 8, "tie_word_embeddings": 1}"#,
              "expected true or false"),
+            (#"{"architectures": ["LlamaForCausalLM"], "rope_scaling": {"rope_type": "llama3", "factor": 8.0}}"#,
+             "rope_type llama3 (scaled rotary embeddings) is not supported"),
+            (#"{"architectures": ["Qwen2ForCausalLM"], "rope_parameters": {"rope_type": "yarn", "rope_theta": 1e6}}"#,
+             "rope_type yarn"),
             ("[1, 2]", "not a JSON object"),
             ("{", "not a JSON object"),
         ]

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import LogicTasks
+
+struct DatasetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dataset",
+        abstract: "Generate logic problems, convert public benchmarks, count samples.",
+        subcommands: [Generate.self, Convert.self, Stats.self])
+}
+
+extension DatasetCommand {
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Generate a grid of problems with known steps and distractors, labels balanced in every cell.",
+            discussion: "Writes prompt JSON Lines; the same options give the same file, byte for byte.")
+
+        @Option(help: "Reasoning depths: a number or a range such as 1-6 (within 1-10).")
+        var steps: CountRange = CountRange(1...6)
+
+        @Option(help: "Distractor sentences: a number or a range such as 0-5 (within 0-12).")
+        var distractors: CountRange = CountRange(0...5)
+
+        @Option(help: "Samples per (steps, distractors) cell; even, so that labels balance exactly.")
+        var perCell: Int
+
+        @Option(help: "Seed of the generator.")
+        var seed: UInt64
+
+        @Option(help: "Problem family: \(TaskFamily.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var family: TaskFamily = .ontology
+
+        @Flag(help: "Keep the problem's sentences in proof order (distractors still go anywhere).")
+        var proofOrder = false
+
+        @Option(name: .shortAndLong, help: "Output file (.jsonl).")
+        var output: String
+
+        @Flag(help: "Overwrite the output file if it exists.")
+        var force = false
+
+        func run() throws {
+            let settings = GeneratorSettings(
+                family: family, steps: steps.range, distractors: distractors.range, perCell: perCell, seed: seed,
+                proofOrder: proofOrder)
+            let samples = try LogicGenerator.samples(settings)
+            try PromptFile.write(samples, to: URL(fileURLWithPath: output), overwrite: force)
+            print("wrote \(samples.count) samples to \(output)")
+        }
+    }
+
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Convert a public benchmark (a file or a folder) to prompt JSON Lines.")
+
+        @Option(name: .customLong("from"), help: "Source format: \(SourceFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var format: SourceFormat
+
+        @Argument(help: "The benchmark file, or a folder to read whole.")
+        var path: String
+
+        @Option(name: .shortAndLong, help: "Output file (.jsonl).")
+        var output: String
+
+        @Flag(help: "Overwrite the output file if it exists.")
+        var force = false
+
+        func run() throws {
+            let dataset = try format.datasetFormat.load(URL(fileURLWithPath: path))
+            try PromptFile.write(dataset.samples, to: URL(fileURLWithPath: output), overwrite: force)
+            print("wrote \(dataset.samples.count) samples to \(output)")
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Count samples by steps × distractors × label.")
+
+        @Argument(help: "A prompt JSON Lines file (or, with --from, a public benchmark).")
+        var path: String
+
+        @Option(name: .customLong("from"), help: "Input format: \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var format: DatasetFormat = .prompts
+
+        @Flag(help: "Print one JSON object instead of a table.")
+        var json = false
+
+        func run() throws {
+            let stats = DatasetStats(try format.load(URL(fileURLWithPath: path)))
+            print(json ? stats.json.serialized : stats.table, terminator: json ? "\n" : "")
+        }
+    }
+}
+
+/// The public formats `convert` reads.
+enum SourceFormat: String, CaseIterable, ExpressibleByArgument {
+    case pararule, multilogieval, prontoqa
+
+    var datasetFormat: DatasetFormat {
+        switch self {
+        case .pararule: .pararule
+        case .multilogieval: .multilogieval
+        case .prontoqa: .prontoqa
+        }
+    }
+}
+
+/// "3" or "1-6".
+struct CountRange: ExpressibleByArgument {
+    let range: ClosedRange<Int>
+
+    init(_ range: ClosedRange<Int>) {
+        self.range = range
+    }
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "-", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let low = Int(parts[0]), let high = Int(parts[parts.count - 1]), low >= 0, low <= high else {
+            return nil
+        }
+        range = low...high
+    }
+
+    var defaultValueDescription: String {
+        range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound)"
+    }
+}
+
+extension TaskFamily: ExpressibleByArgument {}
+extension DatasetFormat: ExpressibleByArgument {}
