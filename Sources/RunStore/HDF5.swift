@@ -58,6 +58,9 @@ private func takeErrorStackReason() -> String {
         }, list)
     }
     H5Eclear2(qk_H5E_DEFAULT())
+    if descriptions.contains(where: { $0.contains("unable to lock file") }) {
+        return "the file is locked by another process that has it open"
+    }
     for text in descriptions.reversed() {
         if let start = text.range(of: "error message = '"),
            let end = text[start.upperBound...].firstIndex(of: "'") {
@@ -180,16 +183,28 @@ private func dataspaceShape(_ space: hid_t, _ path: String, _ what: String) thro
     return dims.map { Int($0) }
 }
 
-/// Things that carry attributes and children: a file (its root group), a group, a dataset.
+/// Things that carry attributes: a file (its root group) and a dataset.
 protocol H5Object: AnyObject {
     var id: hid_t { get }
     /// The file's path, for messages.
     var path: String { get }
     /// The object's name inside the file, for messages.
     var name: String { get }
+    var fileSize: Int { get throws }
 }
 
 extension H5Object {
+    /// Refuses reads that no honest file of this size could hold, so a corrupt shape in a small
+    /// file cannot ask for an enormous allocation (deflate shrinks data at most ~1032 times).
+    func ensureReadable(_ elements: Int, _ elementSize: Int, _ what: String) throws {
+        let fileSize = try fileSize
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: elementSize)
+        guard !overflow, bytes / 1100 <= fileSize else {
+            throw RunStoreError(path, "\(what) claims \(elements) elements of \(elementSize) bytes, "
+                                + "too many for a file of \(fileSize) bytes")
+        }
+    }
+
     // MARK: attributes
 
     func hasAttribute(_ attribute: String) throws -> Bool {
@@ -241,7 +256,7 @@ extension H5Object {
         }
         let fileType = Handle(try hdf5(path, "read attribute \(attribute)") { H5Aget_type(attributeID.id) },
                               release: H5Tclose)
-        return try readStrings(of: fileType.id, count: 1, path: path, what: "attribute \(attribute)") { memoryType, buffer in
+        return try readStrings(of: fileType.id, count: 1, in: self, what: "attribute \(attribute)") { memoryType, buffer in
             try hdf5(path, "read attribute \(attribute)") { H5Aread(attributeID.id, memoryType, buffer) }
         } reclaim: { memoryType, buffer in
             H5Dvlen_reclaim(memoryType, space.id, qk_H5P_DEFAULT(), buffer)
@@ -272,10 +287,11 @@ extension H5Object {
 }
 
 /// Reads `count` strings stored with HDF5 type `fileType`, variable- or fixed-length.
-private func readStrings(of fileType: hid_t, count: Int, path: String, what: String,
+private func readStrings(of fileType: hid_t, count: Int, in object: H5Object, what: String,
                          read: (_ memoryType: hid_t, _ buffer: UnsafeMutableRawPointer) throws -> Void,
                          reclaim: (_ memoryType: hid_t, _ buffer: UnsafeMutableRawPointer) -> herr_t)
     throws -> [String] {
+    let path = object.path
     guard H5Tget_class(fileType) == H5T_STRING else { throw RunStoreError(path, "\(what) is not a string") }
     let memoryType = Handle(try hdf5(path, "read \(what)") { H5Tcopy(qk_H5T_C_S1()) }, release: H5Tclose)
     if try hdf5(path, "read \(what)", { H5Tis_variable_str(fileType) }) > 0 {
@@ -289,7 +305,8 @@ private func readStrings(of fileType: hid_t, count: Int, path: String, what: Str
         }
     }
     let width = H5Tget_size(fileType)
-    guard width > 0, width <= 1 << 20 else { throw RunStoreError(path, "\(what) has strings of \(width) bytes") }
+    guard width > 0 else { throw RunStoreError(path, "\(what) has strings of no size") }
+    try object.ensureReadable(count, width, what)
     try hdf5(path, "read \(what)") { H5Tset_size(memoryType.id, width) }
     try hdf5(path, "read \(what)") { H5Tset_strpad(memoryType.id, H5T_STR_NULLPAD) }
     var bytes = [UInt8](repeating: 0, count: count * width)
@@ -301,8 +318,10 @@ private func readStrings(of fileType: hid_t, count: Int, path: String, what: Str
     }
 }
 
-/// An open HDF5 file. Created files use the default (earliest) format: no SWMR status flag is
-/// ever written, so a file left by a killed writer still opens everywhere.
+/// An open HDF5 file. Created files use the default (earliest) format, whose version-0
+/// superblock has no status flags that readers enforce: HDF5 sets a write-access flag in it
+/// while a writer has the file open, but only later superblock versions (SWMR) refuse a file
+/// on that account, so a file left by a killed writer still opens everywhere.
 final class H5File: H5Object {
     let path: String
     private let handle: Handle
@@ -337,7 +356,7 @@ final class H5File: H5Object {
         try hdf5(path, "flush the file") { H5Fflush(id, H5F_SCOPE_LOCAL) }
     }
 
-    var size: Int {
+    var fileSize: Int {
         get throws {
             var bytes: hsize_t = 0
             try hdf5(path, "read the file size") { H5Fget_filesize(id, &bytes) }
@@ -418,6 +437,7 @@ final class H5Dataset: H5Object {
     private let handle: Handle
     var id: hid_t { handle.id }
     var path: String { file.path }
+    var fileSize: Int { get throws { try file.fileSize } }
 
     fileprivate init(file: H5File, name: String, handle: consuming Handle, shape: [Int]) {
         self.file = file
@@ -449,7 +469,7 @@ final class H5Dataset: H5Object {
     }
 
     func read<T: H5Scalar>(as _: T.Type = T.self) throws -> [T] {
-        try ensureReadable(count, MemoryLayout<T>.stride)
+        try ensureReadable(count, MemoryLayout<T>.stride, name)
         var values = [T](repeating: .zero, count: count)
         try hdf5(path, "read \(name)") {
             H5Dread(id, T.memoryType, qk_H5S_ALL(), qk_H5S_ALL(), qk_H5P_DEFAULT(), &values)
@@ -458,7 +478,7 @@ final class H5Dataset: H5Object {
     }
 
     func read<T: H5Scalar>(row: Int, as _: T.Type = T.self) throws -> [T] {
-        try ensureReadable(rowLength, MemoryLayout<T>.stride)
+        try ensureReadable(rowLength, MemoryLayout<T>.stride, name)
         var values = [T](repeating: .zero, count: rowLength)
         try withRowSelection(row) { memory, file in
             try hdf5(path, "read row \(row) of \(name)") {
@@ -485,10 +505,10 @@ final class H5Dataset: H5Object {
 
     /// All strings of a one-dimensional dataset, variable- or fixed-length.
     func readStrings() throws -> [String] {
-        try ensureReadable(count, MemoryLayout<UnsafeRawPointer>.stride)
+        try ensureReadable(count, MemoryLayout<UnsafeRawPointer>.stride, name)
         let fileType = Handle(try hdf5(path, "read the type of \(name)") { H5Dget_type(id) }, release: H5Tclose)
         let space = Handle(try hdf5(path, "read \(name)") { H5Dget_space(id) }, release: H5Sclose)
-        return try RunStore.readStrings(of: fileType.id, count: count, path: path, what: name) { memoryType, buffer in
+        return try RunStore.readStrings(of: fileType.id, count: count, in: self, what: name) { memoryType, buffer in
             try hdf5(path, "read \(name)") {
                 H5Dread(id, memoryType, qk_H5S_ALL(), qk_H5S_ALL(), qk_H5P_DEFAULT(), buffer)
             }
@@ -513,7 +533,7 @@ final class H5Dataset: H5Object {
     }
 
     func readInt32Sequences() throws -> [[Int32]] {
-        try ensureReadable(count, MemoryLayout<hvl_t>.stride)
+        try ensureReadable(count, MemoryLayout<hvl_t>.stride, name)
         let type = try H5Element.int32Sequence.makeType(inFile: false, path)
         let space = Handle(try hdf5(path, "read \(name)") { H5Dget_space(id) }, release: H5Sclose)
         var buffers = [hvl_t](repeating: hvl_t(len: 0, p: nil), count: count)
@@ -535,15 +555,6 @@ final class H5Dataset: H5Object {
         }
     }
 
-    /// Refuses reads that no honest file of this size could hold, so a corrupt shape in a small
-    /// file cannot ask for an enormous allocation (deflate shrinks data at most ~1032 times).
-    private func ensureReadable(_ elements: Int, _ elementSize: Int) throws {
-        let fileSize = try file.size
-        let (bytes, overflow) = elements.multipliedReportingOverflow(by: elementSize)
-        guard !overflow, bytes / 1100 <= fileSize else {
-            throw RunStoreError(path, "\(name) claims shape \(shape), too large for a file of \(fileSize) bytes")
-        }
-    }
 
     private func withRowSelection(_ row: Int, _ body: (_ memory: hid_t, _ file: hid_t) throws -> Void) throws {
         guard !shape.isEmpty, (0..<shape[0]).contains(row) else {

@@ -126,7 +126,8 @@ public final class RunFile {
         }
     }
 
-    /// Rows not yet written, ascending.
+    /// Rows not yet written, ascending. A resumed run with none pending may still lack its head
+    /// tables (the kill came just before them): write them again, it is harmless.
     public var pendingRows: [Int] { complete.indices.filter { !complete[$0] } }
 
     /// Writes one sample's results and then marks the row complete; when this returns the row

@@ -277,7 +277,7 @@ enum RunLayout {
             // The scores are stored uncompressed, so an honest file is at least this large;
             // checking it bounds every allocation the reader makes from the shapes above.
             let scoreBytes = elementCount([n, o, l, h, 4]) ?? Int.max
-            guard scoreBytes <= (try file.size) else {
+            guard scoreBytes <= (try file.fileSize) else {
                 throw RunStoreError(file.path, "\(qk) of shape \([n, o, l, h]) does not fit in the file")
             }
             self.datasets = datasets

@@ -6,6 +6,8 @@ import XCTest
 /// filter that selects `testChildProcess`, told what to do through the environment.
 final class CrashSafetyTests: XCTestCase {
     private static let jobVariable = "QKPROBE_RUNSTORE_CHILD_JOB"
+    /// What a writer child prints on stderr when it begins, so that kills are timed from there.
+    private static let startedSignal = "started\n"
     /// Many small rows, activations included, so that kills land at many different rows.
     private static let spec = makeSpec(samples: 5000, headDim: 8)
 
@@ -17,6 +19,7 @@ final class CrashSafetyTests: XCTestCase {
         let (task, path) = (job.prefix { $0 != " " }, String(job.drop { $0 != " " }.dropFirst()))
         switch task {
         case "write":
+            FileHandle.standardError.write(Data(Self.startedSignal.utf8))
             try Self.writeRun(at: URL(fileURLWithPath: path))
         case "create-under-limit":
             // Room for the preallocated data but not the rest: HDF5 itself fails to write.
@@ -36,23 +39,38 @@ final class CrashSafetyTests: XCTestCase {
         }
     }
 
-    /// Resumes (or starts) the run and writes it to the end, head tables included.
-    private static func writeRun(at url: URL) throws {
+    /// Resumes (or starts) the run and writes it to the end, head tables included. Returns the
+    /// seconds it took to open (or create) the file and to write one row.
+    @discardableResult
+    private static func writeRun(at url: URL) throws -> (create: Double, reopen: Double, row: Double) {
+        let clock = ContinuousClock()
+        let seconds = { (duration: Duration) in Double(duration.components.attoseconds) * 1e-18
+            + Double(duration.components.seconds) }
+        let start = clock.now
         let run = try RunFile.open(at: url, spec: spec, ifExists: .resume)
-        for row in run.pendingRows { try SyntheticRow(row: row, shape: run.shape).write(to: run, row: row) }
+        let opened = clock.now
+        let pending = run.pendingRows
+        for row in pending { try SyntheticRow(row: row, shape: run.shape).write(to: run, row: row) }
+        let rowsWritten = clock.now
         try run.writeHeadTables(syntheticHeadTables(for: run))
         try run.close()
+        let reopenStart = clock.now
+        try RunFile.open(at: url, spec: spec, ifExists: .resume).close()
+        return (seconds(opened - start), seconds(clock.now - reopenStart),
+                seconds(rowsWritten - opened) / Double(max(pending.count, 1)))
     }
 
-    private func startChild(_ job: String) throws -> Process {
+    /// Starts this test binary again as a child doing `job`; its stderr comes back through the pipe.
+    private func startChild(_ job: String) throws -> (process: Process, stderr: FileHandle) {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         child.arguments = ["RunStoreTests.CrashSafetyTests/testChildProcess"]
         child.environment = ProcessInfo.processInfo.environment.merging([Self.jobVariable: job]) { $1 }
         child.standardOutput = FileHandle.nullDevice
-        child.standardError = FileHandle.nullDevice
+        let stderr = Pipe()
+        child.standardError = stderr
         try child.run()
-        return child
+        return (child, stderr.fileHandleForReading)
     }
 
     /// Kill -9 at 20 random moments (creation, first rows, mid-run, head tables), resuming each
@@ -64,23 +82,33 @@ final class CrashSafetyTests: XCTestCase {
         let shape = Self.spec.shape
         let rows = (0..<shape.samples).map { SyntheticRow(row: $0, shape: shape) }
         let written = [rows.flatMap(\.qk), rows.flatMap(\.modelLogits), rows.flatMap(\.queries), rows.flatMap(\.keys)]
+        // The uninterrupted run first: how long its phases take here and now sets the kill times.
+        let uninterrupted = directory.appendingPathComponent("uninterrupted.h5")
+        let phases = try Self.writeRun(at: uninterrupted)
         var random = SplitMix64(seed: 20_250_101)
         var snapshots: [URL] = []
         var completeAfterKills: [Int] = []
 
         for round in 0..<20 {
-            let child = try startChild("write \(output.path)")
-            // The first kills come about when the writer starts and creates the file (some tens of
-            // ms in), the others a few hundred rows later, so that most land mid-run.
+            let (child, stderr) = try startChild("write \(output.path)")
+            XCTAssertEqual(String(decoding: stderr.readData(ofLength: Self.startedSignal.utf8.count), as: UTF8.self),
+                           Self.startedSignal)
+            // Counted from the writer's start: the first kills land while it creates the file,
+            // most others after opening it and up to N/8 rows on, the last ones about when the
+            // remaining rows are done (the head tables are written then).
             let jitter = Double(random.nextSignedUnit() + 1) / 2
-            Thread.sleep(forTimeInterval: round < 4 ? 0.03 + 0.01 * (Double(round) + jitter) : 0.025 + 0.1 * jitter)
+            let remaining = Double(shape.samples - max(completeAfterKills.last ?? 0, 0))
+            let opening = FileManager.default.fileExists(atPath: output.path) ? phases.reopen : phases.create
+            Thread.sleep(forTimeInterval: round < 4 ? phases.create * (Double(round) + jitter) / 4
+                : round < 17 ? opening + phases.row * Double(shape.samples) / 8 * jitter
+                : opening + phases.row * remaining * (0.8 + 0.4 * jitter))
             kill(child.processIdentifier, SIGKILL)
             child.waitUntilExit()
             if child.terminationReason == .exit {
                 XCTAssertEqual(child.terminationStatus, 0, "round \(round): the writer failed on its own")
             }
             guard FileManager.default.fileExists(atPath: output.path) else {
-                completeAfterKills.append(-1)  // killed before the file was in place
+                completeAfterKills.append(-1)  // killed while creating: nothing at the output path yet
                 continue
             }
             let reader = try RunReader(url: output)  // libhdf5 opens it and finds it consistent
@@ -99,13 +127,11 @@ final class CrashSafetyTests: XCTestCase {
             try FileManager.default.copyItem(at: output, to: snapshot)
             snapshots.append(snapshot)
         }
-        print("CrashSafetyTests: complete rows after each kill (-1: no file yet):", completeAfterKills)
+        print("CrashSafetyTests: complete rows after each kill (-1: killed while creating):", completeAfterKills)
 
-        let finisher = try startChild("write \(output.path)")
+        let finisher = try startChild("write \(output.path)").process
         finisher.waitUntilExit()
         XCTAssertEqual(finisher.terminationStatus, 0, "the resumed run did not finish")
-        let uninterrupted = directory.appendingPathComponent("uninterrupted.h5")
-        try Self.writeRun(at: uninterrupted)
 
         let resumed = try RunReader(url: output), reference = try RunReader(url: uninterrupted)
         XCTAssertEqual(resumed.complete, Array(repeating: true, count: shape.samples))
@@ -137,7 +163,7 @@ final class CrashSafetyTests: XCTestCase {
     /// the process exits normally (HDF5's exit-time cleanup would crash on the failed file).
     func testFailedCreationLeavesNothingAndExitsCleanly() throws {
         let output = try makeTemporaryDirectory(self).appendingPathComponent("limited.h5")
-        let child = try startChild("create-under-limit \(output.path)")
+        let child = try startChild("create-under-limit \(output.path)").process
         child.waitUntilExit()
         XCTAssertEqual(child.terminationReason, .exit)
         XCTAssertEqual(child.terminationStatus, 0)

@@ -92,6 +92,9 @@ final class HDF5Tests: XCTestCase {
             try file.setAttribute("text", "words")
             try file.createDataset("/numbers", element: .scalar(Int32.self), shape: [2],
                                    storage: .preallocated(fill: H5Fill(Int32(0)))).write([Int32(1), 2])
+            // Chunks are allocated when written, so this takes no room in the file.
+            _ = try file.createDataset("/huge", element: .scalar(Float.self), shape: [1 << 40],
+                                       storage: .compressed(rowsPerChunk: 1024))
         }
         let file = try H5File.open(good, writable: false)
         let cases: [(String, () throws -> Void)] = [
@@ -103,6 +106,8 @@ final class HDF5Tests: XCTestCase {
             ("\(good): /numbers is not a string", { _ = try file.openDataset("/numbers").readStrings() }),
             ("\(good): row 2 is outside /numbers of shape [2]", { _ = try file.openDataset("/numbers").read(row: 2, as: Int32.self) }),
             ("\(good): cannot write /numbers: ", { try file.openDataset("/numbers").write([Int32(5), 6]) }),
+            ("\(good): /huge claims 1099511627776 elements of 4 bytes, too many for a file of ",
+             { _ = try file.openDataset("/huge").read(as: Float.self) }),
         ]
         for (expected, body) in cases {
             XCTAssertThrowsError(try body()) { error in

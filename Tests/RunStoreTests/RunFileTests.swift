@@ -102,19 +102,30 @@ final class RunFileTests: XCTestCase {
         }
     }
 
-    func testRunWithoutActivationsHasNoActivationGroup() throws {
+    /// No activations, and no steps or distractors known: the by-steps/by-distractors tables
+    /// have zero rows, which h5py and the reader must take in their stride.
+    func testRunWithoutActivationsOrKnownStepsHasEmptyBreakdowns() throws {
         let url = try makeTemporaryDirectory(self).appendingPathComponent("run.h5")
-        let run = try RunFile.open(at: url, spec: makeSpec(saveActivations: false), ifExists: .refuse)
-        try SyntheticRow(row: 2, shape: run.shape).write(to: run, row: 2)
-        XCTAssertThrowsError(try run.write(row: 3, qk: [], modelLogits: [], queries: [], keys: []))
+        var spec = makeSpec(samples: 3, saveActivations: false)
+        for index in spec.samples.indices { (spec.samples[index].steps, spec.samples[index].distractors) = (-1, -1) }
+        let run = try RunFile.open(at: url, spec: spec, ifExists: .refuse)
+        XCTAssertEqual(run.stepsValues, [])
+        XCTAssertThrowsError(try run.write(row: 1, qk: [], modelLogits: [], queries: [], keys: []))
+        for row in 0..<3 { try SyntheticRow(row: row, shape: run.shape).write(to: run, row: row) }
+        try run.writeHeadTables(syntheticHeadTables(for: run))
         try run.close()
+
         let reader = try RunReader(url: url)
         XCTAssertFalse(reader.hasActivations)
         XCTAssertThrowsError(try reader.queries(sample: 2))
         XCTAssertFalse(try H5File.open(url.path, writable: false).exists("/activations"))
+        XCTAssertEqual(reader.headTables?.accuracyBySteps, [])
+        XCTAssertEqual(reader.headTables?.baselineAccuracyByDistractors, [])
+        XCTAssertEqual(bits(reader.qk), bits((0..<3).flatMap { SyntheticRow(row: $0, shape: reader.shape).qk }))
         let check = try checkRunFiles([url])
         XCTAssertEqual(check.status, 0, check.output)
-        XCTAssertTrue(check.output.contains("1 complete"), check.output)
+        XCTAssertTrue(check.output.contains("3 samples, 3 complete, 2 options, heads written, no activations"),
+                      check.output)
     }
 
     func testExistingOutputIsNeverReplacedUnlessAsked() throws {
@@ -229,6 +240,24 @@ final class RunFileTests: XCTestCase {
         let underAFile = aFile.appendingPathComponent("run.h5")
         XCTAssertThrowsError(try RunFile.open(at: underAFile, spec: makeSpec(), ifExists: .resume)) { error in
             XCTAssertEqual("\(error)", "\(underAFile.path): cannot create the file: Not a directory")
+        }
+    }
+
+    func testAFileOpenInAnotherProcessIsReportedAsLocked() throws {
+        let url = try makeTemporaryDirectory(self).appendingPathComponent("run.h5")
+        try RunFile.open(at: url, spec: makeSpec(), ifExists: .refuse).close()
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", "import h5py, sys, time; f = h5py.File(sys.argv[1], 'r'); "
+                            + "print('open', flush=True); time.sleep(60)", url.path]
+        let pipe = Pipe()
+        holder.standardOutput = pipe
+        try holder.run()
+        defer { holder.terminate(); holder.waitUntilExit() }
+        XCTAssertEqual(String(decoding: pipe.fileHandleForReading.readData(ofLength: 4), as: UTF8.self), "open")
+        XCTAssertThrowsError(try RunFile.open(at: url, spec: makeSpec(), ifExists: .resume)) { error in
+            XCTAssertEqual("\(error)", "\(url.path): cannot open the file for writing: "
+                           + "the file is locked by another process that has it open")
         }
     }
 
