@@ -28,54 +28,69 @@ struct CausalAttention {
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
         into z: UnsafeMutablePointer<Float>, zStride: Int, pattern: PatternSink?
     ) {
-        let group = heads / kvHeads
         let blockRows = min(Self.blockRows, rows)
         let blocks = (rows + blockRows - 1) / blockRows
-        // Each (head, block of query rows) is a task of its own, with single-threaded products;
+        // Each (KV head, block of query rows) is a task of its own, with single-threaded products;
         // the last blocks, which see the most keys, go first so that the cores finish together.
         BLAS.singleThreaded {
-            Kernels.parallelFor(heads * blocks) { task in
-                let head = task % heads, blockStart = (blocks - 1 - task / heads) * blockRows
-                attend(head: head, kvHead: head / group, rows: blockStart ..< min(blockStart + blockRows, rows),
+            Kernels.parallelFor(kvHeads * blocks) { task in
+                let kvHead = task % kvHeads, blockStart = (blocks - 1 - task / kvHeads) * blockRows
+                attend(kvHead: kvHead, rows: blockStart ..< min(blockStart + blockRows, rows),
                        queries: queries, queryStride: queryStride, start: start,
                        keys: keys, values: values, kvStride: kvStride, into: z, zStride: zStride, pattern: pattern)
             }
         }
     }
 
-    /// One head for the query rows `rows` of the pass.
+    /// The query heads of one KV head for the query rows `rows` of the pass. The group's heads
+    /// are adjacent in each row, so stacking its rows as [rows, group, d_head] = [rows·group, d_head]
+    /// lets one product per step serve the whole group.
     private func attend(
-        head: Int, kvHead: Int, rows: Range<Int>,
+        kvHead: Int, rows: Range<Int>,
         queries: UnsafePointer<Float>, queryStride: Int, start: Int,
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
         into z: UnsafeMutablePointer<Float>, zStride: Int, pattern: PatternSink?
     ) {
+        let group = heads / kvHeads, groupWidth = group * headDim, firstHead = kvHead * group
+        let stackedRows = rows.count * group
         // Scores over the keys the block's last row may see.
         let keyCount = start + rows.upperBound
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * keyCount)
-        defer { scores.deallocate() }
+        let stacked = UnsafeMutablePointer<Float>.allocate(capacity: stackedRows * headDim)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: stackedRows * keyCount)
+        defer {
+            stacked.deallocate()
+            scores.deallocate()
+        }
+        for (i, row) in rows.enumerated() {
+            (stacked + i * groupWidth).update(from: queries + row * queryStride + firstHead * headDim, count: groupWidth)
+        }
 
         // scores = scale · Q · Kᵀ
-        BLAS.gemm(m: rows.count, n: keyCount, k: headDim,
-                  queries + rows.lowerBound * queryStride + head * headDim, lda: queryStride,
+        BLAS.gemm(m: stackedRows, n: keyCount, k: headDim, stacked, lda: headDim,
                   keys + kvHead * headDim, ldb: kvStride, transposeB: true,
                   scores, ldc: keyCount, alpha: scale)
         for (i, row) in rows.enumerated() {
-            let scoreRow = scores + i * keyCount
             let visible = start + row + 1
-            Kernels.softmax(scoreRow, count: visible)
-            (scoreRow + visible).update(repeating: 0, count: keyCount - visible)
+            for head in 0 ..< group {
+                let scoreRow = scores + (i * group + head) * keyCount
+                Kernels.softmax(scoreRow, count: visible)
+                (scoreRow + visible).update(repeating: 0, count: keyCount - visible)
+            }
         }
         if let pattern {
             for (index, row) in pattern.rows.enumerated() where rows.contains(row) {
-                let destination = pattern.destination + (head * pattern.rows.count + index) * pattern.keyCount
-                destination.update(from: scores + (row - rows.lowerBound) * keyCount, count: keyCount)
+                for head in 0 ..< group {
+                    let destination = pattern.destination + ((firstHead + head) * pattern.rows.count + index) * pattern.keyCount
+                    destination.update(from: scores + ((row - rows.lowerBound) * group + head) * keyCount, count: keyCount)
+                }
             }
         }
-        // z = P · V
-        BLAS.gemm(m: rows.count, n: headDim, k: keyCount,
-                  scores, lda: keyCount,
+        // z = P · V, back into each row's slots of the group's heads
+        BLAS.gemm(m: stackedRows, n: headDim, k: keyCount, scores, lda: keyCount,
                   values + kvHead * headDim, ldb: kvStride, transposeB: false,
-                  z + rows.lowerBound * zStride + head * headDim, ldc: zStride)
+                  stacked, ldc: headDim)
+        for (i, row) in rows.enumerated() {
+            (z + row * zStride + firstHead * headDim).update(from: stacked + i * groupWidth, count: groupWidth)
+        }
     }
 }

@@ -16,13 +16,6 @@ public struct Transformer: Sendable {
     /// Builds the model from a file's tensors, dequantised once to float32. Every tensor is checked
     /// against the shape `config` implies; a missing or mis-shaped one is an error naming it.
     public init(weights source: any WeightSource, config: ModelConfig) throws {
-        let reader = WeightReader(source: source)
-        switch config.architecture {
-        case .llama: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.llama(config))
-        case .qwen2: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen2(config))
-        case .qwen3: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen3(config))
-        case .gpt2: weights = try GPT2Family.load(reader, config: config)
-        }
         if config.architecture == .gpt2 {
             rotary = nil
         } else {
@@ -34,11 +27,17 @@ public struct Transformer: Sendable {
             }
             rotary = RotaryEmbedding(theta: config.ropeTheta, headDim: config.dHead)
         }
+        let reader = WeightReader(source: source)
+        switch config.architecture {
+        case .llama: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.llama(config))
+        case .qwen2: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen2(config))
+        case .qwen3: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen3(config))
+        case .gpt2: weights = try GPT2Family.load(reader, config: config)
+        }
         self.config = config
         path = source.path
         attention = CausalAttention(heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.dHead,
                                     scale: 1 / Float(config.dHead).squareRoot())
-        _ = BLAS.kernels
     }
 
     /// Builds the model of an opened GGUF file or Hugging Face folder.
