@@ -4,7 +4,7 @@
 
 /* OpenBLAS picks its kernels when it loads (DYNAMIC_ARCH builds), from the CPU or from
    $OPENBLAS_CORETYPE. Releases older than the CPU fall back to slower kernels: Debian 12's 0.3.21
-   runs Zen 4/5 with its Haswell (AVX2) kernels at a third of the AVX-512 kernels' speed. These entry
+   runs Zen 4/5 with its Haswell (AVX2) kernels, two thirds as fast as its AVX-512 ones. These entry
    points are exported by such builds but not declared in cblas.h; weak, so that a build without
    them still links and the re-selection below reports that it could not run. */
 extern void gotoblas_dynamic_init(void) __attribute__((weak));
