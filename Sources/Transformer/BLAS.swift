@@ -4,27 +4,10 @@ import Foundation
 /// Matrix products through OpenBLAS (row-major, float32). OpenBLAS threads each large product
 /// over every core.
 enum BLAS {
-    /// The OpenBLAS kernel set in use, chosen once per process before the first product.
-    ///
-    /// Where OpenBLAS chose by itself and picked kernels older than the CPU (Debian 12's 0.3.21
-    /// does not know AMD Zen 4/5 and falls back to its AVX2 "Haswell" set), a CPU with AVX-512 gets
-    /// the AVX-512 "SkylakeX" set, 1.5 times as fast here. A kernel set named in
-    /// `OPENBLAS_CORETYPE` is left as it is.
-    static let kernels: String = {
-        let avx512Kernels: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids"]
-        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
-           qkprobe_cpu_has_avx512() != 0, !avx512Kernels.contains(coreName) {
-            // OpenBLAS reads the choice from the environment; child processes should not inherit it.
-            setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)
-            _ = qkprobe_openblas_reselect_kernels()
-            unsetenv("OPENBLAS_CORETYPE")
-        }
-        return coreName
-    }()
-
-    private static var coreName: String {
-        guard let name = openblas_get_corename() else { return "unknown" }
-        return String(cString: name)
+    /// The OpenBLAS kernel set in use (e.g. "Haswell", "SkylakeX"): OpenBLAS picks it for the
+    /// CPU when it loads, unless `OPENBLAS_CORETYPE` names one.
+    static var kernels: String {
+        openblas_get_corename().map { String(cString: $0) } ?? "unknown"
     }
 
     /// `c = alpha · a · op(b) + beta · c`, where `a` is [m, k] and `op(b)` is [k, n]: `b` itself
@@ -37,7 +20,6 @@ enum BLAS {
         _ c: UnsafeMutablePointer<Float>, ldc: Int,
         alpha: Float = 1, beta: Float = 0
     ) {
-        _ = kernels
         guard m > 0, n > 0 else { return }
         if m == 1 {
             // One row: a matrix-vector product, which OpenBLAS does faster than a 1-row GEMM.
@@ -55,7 +37,6 @@ enum BLAS {
     /// small products over the cores themselves: OpenBLAS's own threads would cost more to wake
     /// for each of them than they save.
     static func singleThreaded<T>(_ body: () -> T) -> T {
-        _ = kernels
         let threads = openblas_get_num_threads()
         openblas_set_num_threads(1)
         defer { openblas_set_num_threads(threads) }

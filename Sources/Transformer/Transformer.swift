@@ -55,7 +55,7 @@ public struct Transformer: Sendable {
         KVCache(layerCount: config.nLayers, width: config.nKVHeads * config.dHead, maximumLength: config.contextLength)
     }
 
-    /// The OpenBLAS kernels doing the matrix products (e.g. "SkylakeX").
+    /// The OpenBLAS kernels doing the matrix products (e.g. "Haswell", "SkylakeX").
     public static var blasKernels: String { BLAS.kernels }
 }
 
