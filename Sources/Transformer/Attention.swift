@@ -30,15 +30,13 @@ struct CausalAttention {
     ) {
         let blockRows = min(Self.blockRows, rows)
         let blocks = (rows + blockRows - 1) / blockRows
-        // Each (KV head, block of query rows) is a task of its own, with single-threaded products;
-        // the last blocks, which see the most keys, go first so that the cores finish together.
-        BLAS.singleThreaded {
-            Kernels.parallelFor(kvHeads * blocks) { task in
-                let kvHead = task % kvHeads, blockStart = (blocks - 1 - task / kvHeads) * blockRows
-                attend(kvHead: kvHead, rows: blockStart ..< min(blockStart + blockRows, rows),
-                       queries: queries, queryStride: queryStride, start: start,
-                       keys: keys, values: values, kvStride: kvStride, into: z, zStride: zStride, pattern: pattern)
-            }
+        // Each (KV head, block of query rows) is a task of its own; the last blocks, which see the
+        // most keys, go first so that the cores finish together.
+        Kernels.parallelFor(kvHeads * blocks) { task in
+            let kvHead = task % kvHeads, blockStart = (blocks - 1 - task / kvHeads) * blockRows
+            attend(kvHead: kvHead, rows: blockStart ..< min(blockStart + blockRows, rows),
+                   queries: queries, queryStride: queryStride, start: start,
+                   keys: keys, values: values, kvStride: kvStride, into: z, zStride: zStride, pattern: pattern)
         }
     }
 

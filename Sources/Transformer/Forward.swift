@@ -290,8 +290,8 @@ private struct ForwardPass {
         }
         return [Float](unsafeUninitializedCapacity: logitRows.count * vocab) { buffer, initialized in
             model.weights.lmHead.withUnsafeBufferPointer { head in
-                BLAS.gemm(m: logitRows.count, n: vocab, k: d, input, lda: d, head.baseAddress!, ldb: d,
-                          transposeB: true, buffer.baseAddress!, ldc: vocab)
+                BLAS.parallelGEMM(m: logitRows.count, n: vocab, k: d, input, lda: d, head.baseAddress!, ldb: d,
+                                  transposeB: true, buffer.baseAddress!, ldc: vocab)
             }
             initialized = logitRows.count * vocab
         }
