@@ -51,11 +51,11 @@ enum BLAS {
         _ b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
         _ c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        // Blocks of whole 64-column panels, so that every block runs at the kernels' full width.
-        let panels = (n + 63) / 64
+        // Blocks of whole 16-column panels, a multiple of every kernel's width, as even as they come.
+        let panels = (n + 15) / 16
         let blocks = min(Kernels.coreCount, panels, max(1, m * n * k / parallelWork))
         Kernels.parallelFor(blocks) { block in
-            let first = panels * block / blocks * 64, end = min(n, panels * (block + 1) / blocks * 64)
+            let first = panels * block / blocks * 16, end = min(n, panels * (block + 1) / blocks * 16)
             gemm(m: m, n: end - first, k: k, a, lda: lda, b + (transposeB ? first * ldb : first), ldb: ldb,
                  transposeB: transposeB, c + first, ldc: ldc)
         }
