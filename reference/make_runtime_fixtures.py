@@ -332,7 +332,7 @@ def write_gguf(model, tokenizer, path):
     tokens = sorted(vocab, key=vocab.get)
     merges = json.loads(tokenizer.to_str())["model"]["merges"]
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("default")
+    writer.add_tokenizer_pre("gpt-2")  # the tiny tokenizer splits text as GPT-2 does
     writer.add_token_list(tokens)
     writer.add_token_types([gguf.TokenType.CONTROL if t in SPECIAL_TOKENS else gguf.TokenType.NORMAL
                             for t in tokens])

@@ -28,52 +28,67 @@ struct CausalAttention {
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
         into z: UnsafeMutablePointer<Float>, zStride: Int, pattern: PatternSink?
     ) {
-        let group = heads / kvHeads, keyCount = start + rows
         let blockRows = min(Self.blockRows, rows)
-        // Heads run in parallel, each with its own score rows and single-threaded products.
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: heads * blockRows * keyCount)
-        defer { scores.deallocate() }
-        BLAS.singleThreaded {
-            Kernels.parallelFor(heads) { head in
-                attendHead(head, kvHead: head / group, blockRows: blockRows, scores: scores + head * blockRows * keyCount,
-                           queries: queries, queryStride: queryStride, rows: rows, start: start,
-                           keys: keys, values: values, kvStride: kvStride, into: z, zStride: zStride, pattern: pattern)
-            }
+        let blocks = (rows + blockRows - 1) / blockRows
+        // Each (KV head, block of query rows) is a task of its own; the last blocks, which see the
+        // most keys, go first so that the cores finish together.
+        Kernels.parallelFor(kvHeads * blocks) { task in
+            let kvHead = task % kvHeads, blockStart = (blocks - 1 - task / kvHeads) * blockRows
+            attend(kvHead: kvHead, rows: blockStart ..< min(blockStart + blockRows, rows),
+                   queries: queries, queryStride: queryStride, start: start,
+                   keys: keys, values: values, kvStride: kvStride, into: z, zStride: zStride, pattern: pattern)
         }
     }
 
-    private func attendHead(
-        _ head: Int, kvHead: Int, blockRows: Int, scores: UnsafeMutablePointer<Float>,
-        queries: UnsafePointer<Float>, queryStride: Int, rows: Int, start: Int,
+    /// The query heads of one KV head for the query rows `rows` of the pass. The group's heads
+    /// are adjacent in each row, so stacking its rows as [rows, group, d_head] = [rows·group, d_head]
+    /// lets one product per step serve the whole group.
+    private func attend(
+        kvHead: Int, rows: Range<Int>,
+        queries: UnsafePointer<Float>, queryStride: Int, start: Int,
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
         into z: UnsafeMutablePointer<Float>, zStride: Int, pattern: PatternSink?
     ) {
-        for blockStart in stride(from: 0, to: rows, by: blockRows) {
-            let blockEnd = min(blockStart + blockRows, rows)
-            let m = blockEnd - blockStart
-            let keyCount = start + blockEnd
-            // scores = scale · Q · Kᵀ over the keys the block's last row may see
-            BLAS.gemm(m: m, n: keyCount, k: headDim,
-                      queries + blockStart * queryStride + head * headDim, lda: queryStride,
-                      keys + kvHead * headDim, ldb: kvStride, transposeB: true,
-                      scores, ldc: keyCount, alpha: scale)
-            for i in 0 ..< m {
-                let row = scores + i * keyCount
-                let visible = start + blockStart + i + 1
-                Kernels.softmax(row, count: visible)
-                (row + visible).update(repeating: 0, count: keyCount - visible)
+        let group = heads / kvHeads, groupWidth = group * headDim, firstHead = kvHead * group
+        let stackedRows = rows.count * group
+        // Scores over the keys the block's last row may see.
+        let keyCount = start + rows.upperBound
+        let stacked = UnsafeMutablePointer<Float>.allocate(capacity: stackedRows * headDim)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: stackedRows * keyCount)
+        defer {
+            stacked.deallocate()
+            scores.deallocate()
+        }
+        for (i, row) in rows.enumerated() {
+            (stacked + i * groupWidth).update(from: queries + row * queryStride + firstHead * headDim, count: groupWidth)
+        }
+
+        // scores = scale · Q · Kᵀ
+        BLAS.gemm(m: stackedRows, n: keyCount, k: headDim, stacked, lda: headDim,
+                  keys + kvHead * headDim, ldb: kvStride, transposeB: true,
+                  scores, ldc: keyCount, alpha: scale)
+        for (i, row) in rows.enumerated() {
+            let visible = start + row + 1
+            for head in 0 ..< group {
+                let scoreRow = scores + (i * group + head) * keyCount
+                Kernels.softmax(scoreRow, count: visible)
+                (scoreRow + visible).update(repeating: 0, count: keyCount - visible)
             }
-            if let pattern {
-                for (index, row) in pattern.rows.enumerated() where (blockStart ..< blockEnd).contains(row) {
-                    let destination = pattern.destination + (head * pattern.rows.count + index) * pattern.keyCount
-                    destination.update(from: scores + (row - blockStart) * keyCount, count: keyCount)
+        }
+        if let pattern {
+            for (index, row) in pattern.rows.enumerated() where rows.contains(row) {
+                for head in 0 ..< group {
+                    let destination = pattern.destination + ((firstHead + head) * pattern.rows.count + index) * pattern.keyCount
+                    destination.update(from: scores + ((row - rows.lowerBound) * group + head) * keyCount, count: keyCount)
                 }
             }
-            // z = P · V
-            BLAS.gemm(m: m, n: headDim, k: keyCount,
-                      scores, lda: keyCount,
-                      values + kvHead * headDim, ldb: kvStride, transposeB: false,
-                      z + blockStart * zStride + head * headDim, ldc: zStride)
+        }
+        // z = P · V, back into each row's slots of the group's heads
+        BLAS.gemm(m: stackedRows, n: headDim, k: keyCount, scores, lda: keyCount,
+                  values + kvHead * headDim, ldb: kvStride, transposeB: false,
+                  stacked, ldc: headDim)
+        for (i, row) in rows.enumerated() {
+            (z + row * zStride + firstHead * headDim).update(from: stacked + i * groupWidth, count: groupWidth)
         }
     }
 }

@@ -1,35 +1,28 @@
 import CBLAS
 import Foundation
 
-/// Matrix products through OpenBLAS (row-major, float32). OpenBLAS threads each large product
-/// over every core.
+/// Matrix products through OpenBLAS (row-major, float32).
+///
+/// OpenBLAS runs every product on its calling thread; `parallelGEMM` splits a large product into
+/// column blocks, one per core. All parallel work of a pass thus shares one pool of threads:
+/// OpenBLAS's own workers, which spin for a while after each product they share, would otherwise
+/// take a core from the attention and element-wise work that follows (measured: a third slower).
 enum BLAS {
-    /// The OpenBLAS kernel set in use, chosen once per process before the first product.
-    ///
-    /// On a CPU with AVX-512 this is OpenBLAS's AVX-512 "SkylakeX" set, also where OpenBLAS would
-    /// pick older kernels: Debian 12's 0.3.21 does not know AMD Zen 4/5 and falls back to its AVX2
-    /// "Haswell" set, a third as fast there, and environments that pin `OPENBLAS_CORETYPE` to an
-    /// AVX2 set (some CI images pin Haswell) get the same. Anything else is left as OpenBLAS chose.
-    static let kernels: String = {
-        let avx512Kernels: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids"]
-        if qkprobe_cpu_has_avx512() != 0, !avx512Kernels.contains(coreName) {
-            // OpenBLAS reads its choice from the environment; put the user's value back after.
-            let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
-            setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)
-            _ = qkprobe_openblas_reselect_kernels()
-            if let pinned { setenv("OPENBLAS_CORETYPE", pinned, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
-        }
-        return coreName
-    }()
-
-    private static var coreName: String {
-        guard let name = openblas_get_corename() else { return "unknown" }
-        return String(cString: name)
+    /// The OpenBLAS kernel set in use (e.g. "Haswell", "SkylakeX"): OpenBLAS picks it for the
+    /// CPU when it loads, unless `OPENBLAS_CORETYPE` names one.
+    static var kernels: String {
+        openblas_get_corename().map { String(cString: $0) } ?? "unknown"
     }
 
-    /// `c = alpha · a · op(b) + beta · c`, where `a` is [m, k] and `op(b)` is [k, n]: `b` itself
-    /// when `transposeB` is false, else `b` is stored [n, k] (a weight matrix [out, in]).
-    /// Leading dimensions are the row strides of the stored matrices.
+    /// Set once, before the first product (process-wide: qkprobe makes no other BLAS calls).
+    private static let callerThreadOnly: Void = openblas_set_num_threads(1)
+
+    /// Multiply-adds below which a product stays on one core.
+    private static let parallelWork = 1 << 20
+
+    /// `c = alpha · a · op(b) + beta · c` on the calling thread, where `a` is [m, k] and `op(b)`
+    /// is [k, n]: `b` itself when `transposeB` is false, else `b` is stored [n, k] (a weight matrix
+    /// [out, in]). Leading dimensions are the row strides of the stored matrices.
     static func gemm(
         m: Int, n: Int, k: Int,
         _ a: UnsafePointer<Float>, lda: Int,
@@ -37,7 +30,7 @@ enum BLAS {
         _ c: UnsafeMutablePointer<Float>, ldc: Int,
         alpha: Float = 1, beta: Float = 0
     ) {
-        _ = kernels
+        _ = callerThreadOnly
         guard m > 0, n > 0 else { return }
         if m == 1 {
             // One row: a matrix-vector product, which OpenBLAS does faster than a 1-row GEMM.
@@ -51,15 +44,21 @@ enum BLAS {
                     beta, c, blasInt(ldc))
     }
 
-    /// Runs `body` with each product on the calling thread only, for callers that spread many
-    /// small products over the cores themselves: OpenBLAS's own threads would cost more to wake
-    /// for each of them than they save.
-    static func singleThreaded<T>(_ body: () -> T) -> T {
-        _ = kernels
-        let threads = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(threads) }
-        return body()
+    /// `gemm` over every core: each takes a block of the output's columns.
+    static func parallelGEMM(
+        m: Int, n: Int, k: Int,
+        _ a: UnsafePointer<Float>, lda: Int,
+        _ b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+        _ c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        // Blocks of whole 16-column panels, a multiple of every kernel's width, as even as they come.
+        let panels = (n + 15) / 16
+        let blocks = min(Kernels.coreCount, panels, max(1, m * n * k / parallelWork))
+        Kernels.parallelFor(blocks) { block in
+            let first = panels * block / blocks * 16, end = min(n, panels * (block + 1) / blocks * 16)
+            gemm(m: m, n: end - first, k: k, a, lda: lda, b + (transposeB ? first * ldb : first), ldb: ldb,
+                 transposeB: transposeB, c + first, ldc: ldc)
+        }
     }
 
     /// Sizes reach BLAS only after the model's shapes were validated, so they fit its 32-bit ints.

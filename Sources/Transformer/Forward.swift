@@ -79,14 +79,20 @@ extension Transformer {
         var next = prompt
         var generated: [Int] = []
         while generated.count < maxNewTokens, cache.count + next.count <= config.contextLength {
-            let logits = try forward(next, cache: &cache, logits: .last).logits.values
-            let token = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
+            let token = Self.argmax(try forward(next, cache: &cache, logits: .last).logits.values)
             if stopTokens.contains(token) { break }
             generated.append(token)
             try onToken(token)
             next = [token]
         }
         return generated
+    }
+
+    /// The index of the largest value, the first of equal ones (as `torch.argmax`).
+    static func argmax(_ values: [Float]) -> Int {
+        var best = 0
+        for index in values.indices where values[index] > values[best] { best = index }
+        return best
     }
 
     /// Checks a request before any work; returns the pass rows (0-based) that get logits.
@@ -104,9 +110,9 @@ extension Transformer {
             let cached = cache.count > 0 ? " after \(cache.count) cached" : ""
             throw TransformerError(path, "\(tokens.count) tokens\(cached) exceed the model's context length of \(config.contextLength)")
         }
-        let known = Set(hookNames)
-        for hook in capture.hooks.union(edit?.hooks ?? []) where !known.contains(hook) {
-            throw TransformerError(path, "no hook \(hook) in this model; hooks are \(hookSummary)")
+        let requested = capture.hooks.union(edit?.hooks ?? [])
+        if !requested.isEmpty, let unknown = requested.subtracting(hookNames).sorted().first {
+            throw TransformerError(path, "no hook \(unknown) in this model; hooks are \(hookSummary)")
         }
         if let edit, let pattern = edit.hooks.first(where: { $0.point == .pattern }) {
             throw TransformerError(path, "\(pattern) can be captured but not edited")
@@ -284,8 +290,8 @@ private struct ForwardPass {
         }
         return [Float](unsafeUninitializedCapacity: logitRows.count * vocab) { buffer, initialized in
             model.weights.lmHead.withUnsafeBufferPointer { head in
-                BLAS.gemm(m: logitRows.count, n: vocab, k: d, input, lda: d, head.baseAddress!, ldb: d,
-                          transposeB: true, buffer.baseAddress!, ldc: vocab)
+                BLAS.parallelGEMM(m: logitRows.count, n: vocab, k: d, input, lda: d, head.baseAddress!, ldb: d,
+                                  transposeB: true, buffer.baseAddress!, ldc: vocab)
             }
             initialized = logitRows.count * vocab
         }

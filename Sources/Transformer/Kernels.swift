@@ -1,11 +1,14 @@
 import Foundation
+import Synchronization
 
 /// The element-wise and row-wise operations of a forward pass, on raw float32 rows, written to
 /// round like PyTorch's float32 CPU kernels (same formulas, same order of the final operations).
 enum Kernels {
     // MARK: Work sharing
 
-    static let coreCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// The threads work is shared over: every core unless `Transformer.setThreadCount` says otherwise.
+    static var coreCount: Int { threadSetting.load(ordering: .relaxed) }
+    static let threadSetting = Atomic<Int>(max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     /// Runs `body` over `0..<count` in contiguous chunks, one per core when each chunk has at least
     /// `minimumChunk` items (below that, threads cost more than they save).

@@ -1,15 +1,10 @@
-import CBLAS
-
 extension Transformer {
-    /// The threads OpenBLAS spreads each matrix product over (every core unless set).
-    public static var threadCount: Int {
-        _ = BLAS.kernels
-        return Int(openblas_get_num_threads())
-    }
+    /// The threads a forward pass shares its work over (every core unless set).
+    public static var threadCount: Int { Kernels.coreCount }
 
-    /// Sets the threads for matrix products, for a run that records and reproduces its setting.
+    /// Sets the threads for every later forward pass. Work split another way can round
+    /// differently in the last bits, so a run that must be reproduced records its count.
     public static func setThreadCount(_ count: Int) {
-        _ = BLAS.kernels
-        openblas_set_num_threads(Int32(max(1, count)))
+        Kernels.threadSetting.store(max(1, count), ordering: .relaxed)
     }
 }

@@ -16,6 +16,17 @@ public struct Transformer: Sendable {
     /// Builds the model from a file's tensors, dequantised once to float32. Every tensor is checked
     /// against the shape `config` implies; a missing or mis-shaped one is an error naming it.
     public init(weights source: any WeightSource, config: ModelConfig) throws {
+        if config.architecture == .gpt2 {
+            rotary = nil
+        } else {
+            guard config.dHead % 2 == 0 else {
+                throw ModelFormatError(source.path, "head size \(config.dHead) is odd; rotary embedding needs pairs")
+            }
+            guard config.ropeTheta.isFinite, config.ropeTheta > 1 else {
+                throw ModelFormatError(source.path, "rotary base \(config.ropeTheta) must be above 1")
+            }
+            rotary = RotaryEmbedding(theta: config.ropeTheta, headDim: config.dHead)
+        }
         let reader = WeightReader(source: source)
         switch config.architecture {
         case .llama: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.llama(config))
@@ -23,19 +34,10 @@ public struct Transformer: Sendable {
         case .qwen3: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen3(config))
         case .gpt2: weights = try GPT2Family.load(reader, config: config)
         }
-        if config.architecture == .gpt2 {
-            rotary = nil
-        } else {
-            guard config.dHead % 2 == 0 else {
-                throw ModelFormatError(source.path, "head size \(config.dHead) is odd; rotary embedding needs pairs")
-            }
-            rotary = RotaryEmbedding(theta: config.ropeTheta, headDim: config.dHead)
-        }
         self.config = config
         path = source.path
         attention = CausalAttention(heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.dHead,
                                     scale: 1 / Float(config.dHead).squareRoot())
-        _ = BLAS.kernels
     }
 
     /// Builds the model of an opened GGUF file or Hugging Face folder.
@@ -53,7 +55,7 @@ public struct Transformer: Sendable {
         KVCache(layerCount: config.nLayers, width: config.nKVHeads * config.dHead, maximumLength: config.contextLength)
     }
 
-    /// The OpenBLAS kernels doing the matrix products (e.g. "SkylakeX").
+    /// The OpenBLAS kernels doing the matrix products (e.g. "Haswell", "SkylakeX").
     public static var blasKernels: String { BLAS.kernels }
 }
 

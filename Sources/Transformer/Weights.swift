@@ -36,8 +36,8 @@ struct Linear: Sendable {
     func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, outputStride: Int? = nil) {
         let ldc = outputStride ?? outputs
         weight.withUnsafeBufferPointer { w in
-            BLAS.gemm(m: rows, n: outputs, k: inputs, x, lda: inputs, w.baseAddress!, ldb: inputs,
-                      transposeB: true, y, ldc: ldc)
+            BLAS.parallelGEMM(m: rows, n: outputs, k: inputs, x, lda: inputs, w.baseAddress!, ldb: inputs,
+                              transposeB: true, y, ldc: ldc)
         }
         bias?.withUnsafeBufferPointer { b in
             Kernels.addBias(b.baseAddress!, count: outputs, to: y, rowCount: rows, stride: ldc)

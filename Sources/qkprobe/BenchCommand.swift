@@ -63,6 +63,7 @@ struct BenchCommand: ParsableCommand {
         print("model       \(path) (\(transformer.config.name), loaded in \(String(format: "%.2f", loadSeconds)) s)")
         print("prompt      \(tokens) tokens, median of \(runs) runs: \(String(format: "%.4f", median)) s")
         print("speed       \(String(format: "%.1f", tokensPerSecond)) tokens/s, \(String(format: "%.1f", gflops)) GFLOP/s")
-        print("machine     \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS kernels \(Transformer.blasKernels)")
+        let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (OPENBLAS_CORETYPE=\($0))" } ?? ""
+        print("machine     \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS kernels \(Transformer.blasKernels)\(pinned)")
     }
 }

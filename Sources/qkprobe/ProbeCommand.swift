@@ -67,7 +67,7 @@ struct ProbeCommand: ParsableCommand {
     @Flag(help: "Replace an existing output file.")
     var force = false
 
-    @Option(help: "Threads for matrix products (default: every core). Recorded in the run; a resume must use the same.")
+    @Option(help: "Threads to share the work over (default: every core; with --resume, the run's own). Recorded in the run.")
     var threads: Int?
 
     @Option(name: .customLong("option-token"), help: "For an option that is several tokens: exact (error), first or last token.")
@@ -91,8 +91,10 @@ struct ProbeCommand: ParsableCommand {
         let samples = Array(loadedDataset.samples.prefix(limit ?? .max))
         let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0)) }
 
+        let outputURL = URL(fileURLWithPath: output)
         let loaded = try LoadedModel(path: model)
-        if let threads { Transformer.setThreadCount(threads) }
+        // A resume reproduces the first run bit for bit only with its thread count, so it is the default.
+        if let threads = threads ?? resumedThreadCount(outputURL) { Transformer.setThreadCount(threads) }
         let config = loaded.transformer.config
         let prepared = try samples.map { sample in
             let prepared = try PreparedSample(sample, template: promptTemplate, tokenizer: loaded.tokenizer, optionPolicy: optionToken)
@@ -119,7 +121,6 @@ struct ProbeCommand: ParsableCommand {
             },
             saveActivations: saveActivations)
 
-        let outputURL = URL(fileURLWithPath: output)
         let run = try RunFile.open(at: outputURL, spec: spec, ifExists: resume ? .resume : force ? .overwrite : .refuse)
         let pending = run.pendingRows
         let prober = QKProber(model: loaded.transformer, rotary: rope, scale: scale)
@@ -149,6 +150,14 @@ struct ProbeCommand: ParsableCommand {
             print("wrote \(outputURL.path): \(pending.count) samples computed, \(samples.count - pending.count) resumed, "
                   + String(format: "%.2f samples/s", progress.rate))
         }
+    }
+}
+
+extension ProbeCommand {
+    /// The thread count recorded in the run being resumed, if there is one.
+    private func resumedThreadCount(_ url: URL) -> Int? {
+        guard resume, FileManager.default.fileExists(atPath: url.path) else { return nil }
+        return try? RunReader(url: url).header.threads
     }
 }
 

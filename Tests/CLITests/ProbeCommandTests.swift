@@ -69,7 +69,7 @@ final class ProbeCommandTests: XCTestCase {
 
     func testKilledRunsResumeToTheUninterruptedResult() throws {
         let whole = directory.appendingPathComponent("whole.h5")
-        let common = ["probe", "--dataset", calibrationSet, "--limit", "40", "--threads", "2"]
+        let common = ["probe", "--dataset", calibrationSet, "--limit", "40"]
         XCTAssertEqual(try CLI.run(common + ["-o", whole.path]).status, 0)
         let reference = try RunReader(url: whole)
 
@@ -96,6 +96,17 @@ final class ProbeCommandTests: XCTestCase {
         XCTAssertEqual(resumed.modelLogits.map(\.bitPattern), reference.modelLogits.map(\.bitPattern))
         XCTAssertEqual(resumed.headTables?.accuracy.map(\.bitPattern), reference.headTables?.accuracy.map(\.bitPattern))
         print("rows complete after each kill: \(survivors)")
+    }
+
+    func testResumeTakesTheRunsThreadCount() throws {
+        let output = directory.appendingPathComponent("one-thread.h5")
+        let args = ["probe", "--dataset", calibrationSet, "--limit", "2", "-o", output.path]
+        XCTAssertEqual(try CLI.run(args + ["--threads", "1"]).status, 0)
+        XCTAssertEqual(try CLI.run(args + ["--resume"]).status, 0, "a resume without --threads uses the run's")
+        let other = try CLI.run(args + ["--resume", "--threads", "3"])
+        XCTAssertNotEqual(other.status, 0)
+        XCTAssertTrue(other.stderr.contains("threads"), other.stderr)
+        XCTAssertEqual(try RunReader(url: output).header.threads, 1)
     }
 
     func testExistingOutputIsKeptUnlessResumedOrForced() throws {

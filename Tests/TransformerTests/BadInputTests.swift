@@ -61,6 +61,10 @@ final class BadInputTests: XCTestCase {
         assertError(try Transformer(weights: opened.weights, config: config),
                     contains: "tensor model.layers.0.self_attn.k_proj.weight has shape [32, 64], expected [64, 64]")
 
+        config = opened.config
+        config.ropeTheta = 0
+        assertError(try Transformer(weights: opened.weights, config: config), contains: "rotary base 0.0 must be above 1")
+
         let gpt2 = try folder("tiny-gpt2")
         let transposed = TamperedSource(base: gpt2.weights, reshaped: ["transformer.h.1.mlp.c_fc.weight": [256, 64]])
         assertError(try Transformer(weights: transposed, config: gpt2.config),
