@@ -6,7 +6,7 @@ import Foundation
 /// OpenBLAS runs every product on its calling thread; `parallelGEMM` splits a large product into
 /// column blocks, one per core. All parallel work of a pass thus shares one pool of threads:
 /// OpenBLAS's own workers, which spin for a while after each product they share, would otherwise
-/// take a core from the attention and element-wise work that follows (measured: a third slower).
+/// take a core from the attention and element-wise work that follows (measured: 1.5 times slower).
 enum BLAS {
     /// The OpenBLAS kernel set in use (e.g. "Haswell", "SkylakeX"): OpenBLAS picks it for the
     /// CPU when it loads, unless `OPENBLAS_CORETYPE` names one.

@@ -154,10 +154,30 @@ private struct ForwardPass {
     mutating func run(cache: inout KVCache, logitRows: [Int]) -> [Float] {
         embed()
         let rotaryTable = model.rotary?.table(for: start ..< start + rows)
+        let lastLayer = model.weights.layers.count - 1
+        let liveRows = lastLayerRows(logitRows: logitRows)
         for layer in model.weights.layers.indices {
-            runBlock(layer, cache: &cache, rotaryTable: rotaryTable)
+            runBlock(layer, cache: &cache, rotaryTable: rotaryTable, liveRows: layer == lastLayer ? liveRows : 0 ..< rows)
         }
-        return finalLogits(rows: logitRows)
+        return finalLogits(rows: logitRows, liveRows: liveRows)
+    }
+
+    /// The rows whose output of the last block anything reads: the logit rows, and the captured
+    /// (or, for an edit, all) rows of the hooks from that block's attention on. The block still
+    /// computes every row's keys and values for the cache; the rest of it, and the final norm,
+    /// run from the first live row on (a later row never influences an earlier one). A probe's
+    /// option pass with no logits skips them altogether.
+    private func lastLayerRows(logitRows: [Int]) -> Range<Int> {
+        let layer = model.config.nLayers - 1
+        let laterPoints: [HookPoint] = [.pattern, .z, .attentionOut, .residMid, .mlpOut, .residPost]
+        let laterHooks = laterPoints.map { HookName($0, layer: layer) } + [HookName(.finalNormalized)]
+        var first = logitRows.min() ?? rows
+        if laterHooks.contains(where: { hooks.edit?.hooks.contains($0) == true }) {
+            first = 0
+        } else if laterHooks.contains(where: hooks.isActive) {
+            first = min(first, hooks.capturedRows.first ?? rows)
+        }
+        return first ..< rows
     }
 
     /// x = token embedding (+ position embedding).
@@ -179,7 +199,8 @@ private struct ForwardPass {
         }
     }
 
-    private mutating func runBlock(_ l: Int, cache: inout KVCache, rotaryTable: RotaryEmbedding.Table?) {
+    /// Block `l` over every row, or from attention on over `liveRows` only.
+    private mutating func runBlock(_ l: Int, cache: inout KVCache, rotaryTable: RotaryEmbedding.Table?, liveRows: Range<Int>) {
         let config = model.config, layer = model.weights.layers[l], ws = workspace
         let d = config.dModel, dHead = config.dHead
         let qDim = config.nHeads * dHead, kvDim = config.nKVHeads * dHead, qkvWidth = qDim + 2 * kvDim
@@ -203,26 +224,32 @@ private struct ForwardPass {
             hooks.visit(HookName(.rotatedKey, layer: l), k, stride: qkvWidth, rowShape: [config.nKVHeads, dHead])
         }
 
-        attend(l, q: q, k: k, v: v, qkvWidth: qkvWidth, cache: &cache)
+        attend(l, q: q, k: k, v: v, qkvWidth: qkvWidth, queryRows: liveRows, cache: &cache)
+        guard !liveRows.isEmpty else { return }
+        // From here on, only the live rows: pointers to their first row, and their count.
+        let first = liveRows.lowerBound, live = liveRows.count
+        let z = ws.z + first * qDim, out = ws.sublayerOut + first * d, normalized = ws.normalized + first * d
+        let liveX = x + first * d
+
         hooks.visit(HookName(.z, layer: l), ws.z, stride: qDim, rowShape: [config.nHeads, dHead])
-        layer.output.apply(ws.z, rows: rows, into: ws.sublayerOut)
+        layer.output.apply(z, rows: live, into: out)
         hooks.visit(HookName(.attentionOut, layer: l), ws.sublayerOut, stride: d, rowShape: [d])
-        Kernels.add(ws.sublayerOut, into: x, count: rows * d)
+        Kernels.add(out, into: liveX, count: live * d)
         hooks.visit(HookName(.residMid, layer: l), x, stride: d, rowShape: [d])
 
-        layer.mlpNorm.apply(x, rows: rows, width: d, into: ws.normalized)
+        layer.mlpNorm.apply(liveX, rows: live, width: d, into: normalized)
         switch layer.mlp {
         case let .gatedSiLU(gateUp, down):
-            gateUp.apply(ws.normalized, rows: rows, into: ws.mlpWide)
-            Kernels.siluGate(ws.mlpWide, rows: rows, width: down.inputs, into: ws.mlpHidden)
-            down.apply(ws.mlpHidden, rows: rows, into: ws.sublayerOut)
+            gateUp.apply(normalized, rows: live, into: ws.mlpWide)
+            Kernels.siluGate(ws.mlpWide, rows: live, width: down.inputs, into: ws.mlpHidden)
+            down.apply(ws.mlpHidden, rows: live, into: out)
         case let .gelu(up, down):
-            up.apply(ws.normalized, rows: rows, into: ws.mlpHidden)
-            Kernels.geluTanh(ws.mlpHidden, count: rows * up.outputs)
-            down.apply(ws.mlpHidden, rows: rows, into: ws.sublayerOut)
+            up.apply(normalized, rows: live, into: ws.mlpHidden)
+            Kernels.geluTanh(ws.mlpHidden, count: live * up.outputs)
+            down.apply(ws.mlpHidden, rows: live, into: out)
         }
         hooks.visit(HookName(.mlpOut, layer: l), ws.sublayerOut, stride: d, rowShape: [d])
-        Kernels.add(ws.sublayerOut, into: x, count: rows * d)
+        Kernels.add(out, into: liveX, count: live * d)
         hooks.visit(HookName(.residPost, layer: l), x, stride: d, rowShape: [d])
     }
 
@@ -239,15 +266,18 @@ private struct ForwardPass {
         }
     }
 
-    /// Appends this pass's keys and values to the cache, then attends over all of it into z.
+    /// Appends this pass's keys and values to the cache, then attends over all of it into z for
+    /// the rows `queryRows`.
     private mutating func attend(_ l: Int, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
-                                 v: UnsafeMutablePointer<Float>, qkvWidth: Int, cache: inout KVCache) {
+                                 v: UnsafeMutablePointer<Float>, qkvWidth: Int, queryRows: Range<Int>,
+                                 cache: inout KVCache) {
         let config = model.config
         let kvDim = config.nKVHeads * config.dHead, keyCount = start + rows
         let patternHook = HookName(.pattern, layer: l)
         let patternRows = hooks.isActive(patternHook) ? hooks.capturedRows : []
         var pattern = patternRows.isEmpty ? [] : [Float](repeating: 0, count: config.nHeads * patternRows.count * keyCount)
-        let (rows, start, z, attention) = (self.rows, self.start, workspace.z, model.attention)
+        let (rows, start, attention) = (self.rows, self.start, model.attention)
+        let first = queryRows.lowerBound, zStride = config.nHeads * config.dHead, z = workspace.z + first * zStride
 
         cache.keys[l].withUnsafeMutableBufferPointer { keys in
             cache.values[l].withUnsafeMutableBufferPointer { values in
@@ -255,12 +285,15 @@ private struct ForwardPass {
                     (keys.baseAddress! + (start + row) * kvDim).update(from: k + row * qkvWidth, count: kvDim)
                     (values.baseAddress! + (start + row) * kvDim).update(from: v + row * qkvWidth, count: kvDim)
                 }
+                guard !queryRows.isEmpty else { return }
                 pattern.withUnsafeMutableBufferPointer { patternBuffer in
+                    // Pattern rows are live rows; the kernel counts them from the first live row.
                     let sink = patternRows.isEmpty ? nil
-                        : CausalAttention.PatternSink(rows: patternRows, destination: patternBuffer.baseAddress!, keyCount: keyCount)
-                    attention(queries: q, queryStride: qkvWidth, rows: rows, start: start,
+                        : CausalAttention.PatternSink(rows: patternRows.map { $0 - first },
+                                                      destination: patternBuffer.baseAddress!, keyCount: keyCount)
+                    attention(queries: q + first * qkvWidth, queryStride: qkvWidth, rows: queryRows.count, start: start + first,
                               keys: keys.baseAddress!, values: values.baseAddress!, kvStride: kvDim,
-                              into: z, zStride: config.nHeads * config.dHead, pattern: sink)
+                              into: z, zStride: zStride, pattern: sink)
                 }
             }
         }
@@ -270,10 +303,11 @@ private struct ForwardPass {
         }
     }
 
-    /// Final norm over every row (for `ln_final.hook_normalized`), then the LM head on `logitRows`.
-    private mutating func finalLogits(rows logitRows: [Int]) -> [Float] {
+    /// Final norm over the live rows (for `ln_final.hook_normalized`), then the LM head on `logitRows`.
+    private mutating func finalLogits(rows logitRows: [Int], liveRows: Range<Int>) -> [Float] {
         let d = model.config.dModel, vocab = model.config.vocabSize, normalized = workspace.normalized
-        model.weights.finalNorm.apply(workspace.residual, rows: rows, width: d, into: normalized)
+        let first = liveRows.lowerBound
+        model.weights.finalNorm.apply(workspace.residual + first * d, rows: liveRows.count, width: d, into: normalized + first * d)
         hooks.visit(HookName(.finalNormalized), normalized, stride: d, rowShape: [d])
         guard !logitRows.isEmpty else { return [] }
 

@@ -4,6 +4,20 @@ import ModelFormats
 /// A decoder-only language model on the CPU: float32 weights, an exact forward pass (Hugging Face
 /// transformers' numbers to float32 rounding), TransformerLens-style hooks and a KV cache.
 /// Immutable after loading, so one model can serve many threads.
+///
+/// Scoring answer options on a shared prompt, as the probe does:
+///
+///     let keys = try model.hooks(matching: "blocks.*.attn.hook_k")      // or hook_rot_k
+///     let queries = try model.hooks(matching: "blocks.*.attn.hook_q")   // or hook_rot_q
+///     var cache = model.makeCache()
+///     let prompt = try model.forward(ids, cache: &cache, logits: .last,
+///                                    capture: HookCapture(keys, positions: [anchor]))
+///     // prompt.logits.row(at: ids.count - 1); prompt[HookName(.key, layer: l)]?.vector(at: anchor, head: g)
+///     for option in options {
+///         let pass = try model.forward([option], cache: &cache, logits: .none, capture: HookCapture(queries))
+///         // pass[HookName(.query, layer: l)]?.vector(at: ids.count, head: h)
+///         cache.truncate(to: ids.count)
+///     }
 public struct Transformer: Sendable {
     public let config: ModelConfig
     /// The model file or folder, for messages and records.

@@ -55,19 +55,24 @@ final class HookAndCacheTests: XCTestCase {
         let all = try llama.forward(ids, capture: HookCapture(hooks))
         let some = try llama.forward(ids, capture: HookCapture(hooks, positions: [40, 3, 500]))
         XCTAssertEqual(Set(some.activations.keys), hooks)
+        // The last block runs only from the first captured row on, in other blocks of rows than
+        // the full pass: equal to float rounding.
+        var errors = Comparison()
         for hook in hooks {
             let full = try XCTUnwrap(all[hook]), partial = try XCTUnwrap(some[hook])
             XCTAssertEqual(partial.positions, [3, 40])
             if hook.point == .pattern {
                 XCTAssertEqual(partial.shape, [4, 2, ids.count])
                 for head in 0 ..< 4 {
-                    XCTAssertEqual(partial.vector(at: 40, head: head), full.vector(at: 40, head: head))
+                    errors.elementwise(try XCTUnwrap(partial.vector(at: 40, head: head)), try XCTUnwrap(full.vector(at: 40, head: head)),
+                                       absolute: 1e-6, relative: 0, "\(hook) head \(head)")
                 }
             } else {
                 XCTAssertEqual(partial.row(at: 3), full.row(at: 3))
                 XCTAssertEqual(partial.row(at: 40), full.row(at: 40))
             }
         }
+        errors.assertPassed("captured patterns")
         XCTAssertTrue(try llama.forward(ids).activations.isEmpty)
     }
 
