@@ -50,9 +50,10 @@ public struct SampleScores: Sendable, Equatable {
     public let keys: [Float]
 }
 
-/// Scores samples on one model: the prompt runs once, keys are read at the anchor and logits at
-/// the last position; then each option runs as one extra token on the cached prompt, its query
-/// is read, and the cache is cut back to the prompt.
+/// Scores samples on one model in one forward pass each: the prompt, with every answer option
+/// as a branch after it (each option attends to the prompt and itself, as if appended alone).
+/// The pass keeps the keys at the anchor, the options' logits at the last prompt position, and
+/// the queries at the option tokens; nothing else is copied out.
 public struct QKProber: Sendable {
     public let model: Transformer
     public let rotary: RotaryChoice
@@ -79,23 +80,17 @@ public struct QKProber: Sendable {
         guard prompt.indices.contains(sample.anchor) else {
             throw ProbeError("anchor \(sample.anchor) is outside the prompt's \(prompt.count) tokens")
         }
+        // Branch o's rows are reported at position prompt.count + o.
+        let optionPositions = sample.optionIDs.indices.map { prompt.count + $0 }
         var cache = model.makeCache()
-        let promptPass = try model.forward(prompt, cache: &cache, logits: .last,
-                                           capture: HookCapture(keyHooks, positions: [sample.anchor]))
-        let modelLogits = sample.optionIDs.map { promptPass.logits.values[$0] }
-        let keys = try gather(promptPass, hooks: keyHooks, position: sample.anchor)
-
-        var queries: [Float] = []
-        queries.reserveCapacity(sample.optionIDs.count * shape.layers * shape.heads * shape.dHead)
-        for option in sample.optionIDs {
-            let optionPass = try model.forward([option], cache: &cache, logits: .none,
-                                               capture: HookCapture(queryHooks, positions: [prompt.count]))
-            queries += try gather(optionPass, hooks: queryHooks, position: prompt.count)
-            cache.truncate(to: prompt.count)
-        }
+        let pass = try model.forward(
+            prompt, branches: sample.optionIDs, cache: &cache, logits: .last, vocabulary: sample.optionIDs,
+            capture: HookCapture(keyHooks.union(queryHooks), positions: Set(optionPositions + [sample.anchor])))
+        let keys = try gather(pass, hooks: keyHooks, position: sample.anchor)
+        let queries = try optionPositions.flatMap { try gather(pass, hooks: queryHooks, position: $0) }
         let qk = qkScores(optionQueries: queries, anchorKeys: keys, options: sample.optionIDs.count,
                           shape: shape, scale: scale.factor(dHead: shape.dHead))
-        return SampleScores(qk: qk, modelLogits: modelLogits, queries: queries, keys: keys)
+        return SampleScores(qk: qk, modelLogits: pass.logits.values, queries: queries, keys: keys)
     }
 
     /// One position of a per-layer hook, layer after layer: `[L, heads, Dh]`.

@@ -23,9 +23,12 @@ struct CausalAttention {
     /// is at `queries + r * queryStride + h * headDim`; cached position p of KV head g at
     /// `keys/values + p * kvStride + g * headDim`, the new tokens' keys and values included.
     /// Writes head h of row r to `z + r * zStride + h * headDim`.
+    ///
+    /// Queries at or after position `branchStart` are branches: each sees the keys before
+    /// `branchStart` and its own, not the other branches'.
     func callAsFunction(
         queries: UnsafePointer<Float>, queryStride: Int, rows: Int, start: Int,
-        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int, branchStart: Int? = nil,
         into z: UnsafeMutablePointer<Float>, zStride: Int, pattern: PatternSink?
     ) {
         let blockRows = min(Self.blockRows, rows)
@@ -36,7 +39,8 @@ struct CausalAttention {
             let kvHead = task % kvHeads, blockStart = (blocks - 1 - task / kvHeads) * blockRows
             attend(kvHead: kvHead, rows: blockStart ..< min(blockStart + blockRows, rows),
                    queries: queries, queryStride: queryStride, start: start,
-                   keys: keys, values: values, kvStride: kvStride, into: z, zStride: zStride, pattern: pattern)
+                   keys: keys, values: values, kvStride: kvStride, branchStart: branchStart,
+                   into: z, zStride: zStride, pattern: pattern)
         }
     }
 
@@ -46,7 +50,7 @@ struct CausalAttention {
     private func attend(
         kvHead: Int, rows: Range<Int>,
         queries: UnsafePointer<Float>, queryStride: Int, start: Int,
-        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int, branchStart: Int?,
         into z: UnsafeMutablePointer<Float>, zStride: Int, pattern: PatternSink?
     ) {
         let group = heads / kvHeads, groupWidth = group * headDim, firstHead = kvHead * group
@@ -68,11 +72,21 @@ struct CausalAttention {
                   keys + kvHead * headDim, ldb: kvStride, transposeB: true,
                   scores, ldc: keyCount, alpha: scale)
         for (i, row) in rows.enumerated() {
-            let visible = start + row + 1
+            let position = start + row
             for head in 0 ..< group {
                 let scoreRow = scores + (i * group + head) * keyCount
-                Kernels.softmax(scoreRow, count: visible)
-                (scoreRow + visible).update(repeating: 0, count: keyCount - visible)
+                if let branchStart, position >= branchStart {
+                    // A branch: the softmax over the keys before the branches and its own key,
+                    // laid out as if it were the only one, then its probability put back in place.
+                    scoreRow[branchStart] = scoreRow[position]
+                    Kernels.softmax(scoreRow, count: branchStart + 1)
+                    let own = scoreRow[branchStart]
+                    (scoreRow + branchStart).update(repeating: 0, count: keyCount - branchStart)
+                    scoreRow[position] = own
+                } else {
+                    Kernels.softmax(scoreRow, count: position + 1)
+                    (scoreRow + position + 1).update(repeating: 0, count: keyCount - position - 1)
+                }
             }
         }
         if let pattern {

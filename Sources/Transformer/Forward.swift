@@ -15,7 +15,10 @@ public enum LogitSelection: Sendable, Equatable {
 /// Next-token logits at some positions, [positions.count, vocab] row-major.
 public struct Logits: Sendable {
     public let positions: [Int]
+    /// Values per position: the model's vocabulary, or `tokenIDs.count`.
     public let vocabularySize: Int
+    /// The token ids of the columns when only some were asked for; nil for the whole vocabulary.
+    public let tokenIDs: [Int]?
     public let values: [Float]
 
     /// The logits after the token at `position`, or nil if they were not computed.
@@ -42,23 +45,33 @@ extension Transformer {
     /// Runs `tokens` after the ones already in `cache` and appends them to it.
     ///
     /// - Parameters:
-    ///   - logits: where to compute next-token logits.
+    ///   - branches: one-token continuations of `tokens`, run in the same pass side by side: each
+    ///     sits at the position after `tokens`, attends to the cache, `tokens` and itself only, and
+    ///     is not kept in the cache. The same numbers as appending each alone and truncating, for
+    ///     one read of the weights. Branch b's hook rows are reported at position
+    ///     `cache.count + tokens.count + b`.
+    ///   - logits: where to compute next-token logits (positions of `tokens`).
+    ///   - vocabulary: compute logits for these token ids only, in this order (the LM head is the
+    ///     largest matrix of a small model; answer options need two of its rows).
     ///   - capture: hooks to copy out, at which positions.
     ///   - edit: hooks to change as the pass runs.
     public func forward(
-        _ tokens: [Int], cache: inout KVCache, logits: LogitSelection = .last,
-        capture: HookCapture = .nothing, edit: HookEdit? = nil
+        _ tokens: [Int], branches: [Int] = [], cache: inout KVCache, logits: LogitSelection = .last,
+        vocabulary: [Int]? = nil, capture: HookCapture = .nothing, edit: HookEdit? = nil
     ) throws -> ForwardResult {
         let start = cache.count
-        let logitRows = try validate(tokens, cache: cache, logits: logits, capture: capture, edit: edit)
-        cache.reserve(start + tokens.count)
-        var pass = ForwardPass(model: self, tokens: tokens, start: start,
-                               hooks: HookRunner(capture: capture, edit: edit, start: start, length: tokens.count))
+        let logitRows = try validate(tokens, branches: branches, cache: cache, logits: logits, vocabulary: vocabulary,
+                                     capture: capture, edit: edit)
+        let rows = tokens.count + branches.count
+        cache.reserve(start + rows)
+        var pass = ForwardPass(model: self, tokens: tokens + branches, trunkRows: tokens.count, start: start,
+                               hooks: HookRunner(capture: capture, edit: edit, start: start, length: rows))
         defer { pass.workspace.deallocate() }
-        let logitValues = pass.run(cache: &cache, logitRows: logitRows)
+        let logitValues = pass.run(cache: &cache, logitRows: logitRows, vocabulary: vocabulary)
         cache.append(tokens)
         return ForwardResult(
-            logits: Logits(positions: logitRows.map { start + $0 }, vocabularySize: config.vocabSize, values: logitValues),
+            logits: Logits(positions: logitRows.map { start + $0 }, vocabularySize: vocabulary?.count ?? config.vocabSize,
+                           tokenIDs: vocabulary, values: logitValues),
             activations: pass.hooks.activations)
     }
 
@@ -96,19 +109,20 @@ extension Transformer {
     }
 
     /// Checks a request before any work; returns the pass rows (0-based) that get logits.
-    private func validate(_ tokens: [Int], cache: KVCache, logits: LogitSelection, capture: HookCapture,
-                          edit: HookEdit?) throws -> [Int] {
+    private func validate(_ tokens: [Int], branches: [Int], cache: KVCache, logits: LogitSelection,
+                          vocabulary: [Int]?, capture: HookCapture, edit: HookEdit?) throws -> [Int] {
         guard !tokens.isEmpty else { throw TransformerError(path, "no tokens to run (empty prompt)") }
-        if let bad = tokens.first(where: { !(0 ..< config.vocabSize).contains($0) }) {
+        if let bad = (tokens + branches + (vocabulary ?? [])).first(where: { !(0 ..< config.vocabSize).contains($0) }) {
             throw TransformerError(path, "token id \(bad) is outside the vocabulary 0..<\(config.vocabSize)")
         }
         guard cache.layerCount == config.nLayers, cache.width == config.nKVHeads * config.dHead else {
             throw TransformerError(path, "the KV cache was made for another model")
         }
         let end = cache.count + tokens.count
-        guard end <= config.contextLength else {
+        guard end + branches.count <= config.contextLength else {
             let cached = cache.count > 0 ? " after \(cache.count) cached" : ""
-            throw TransformerError(path, "\(tokens.count) tokens\(cached) exceed the model's context length of \(config.contextLength)")
+            let branched = branches.isEmpty ? "" : " and \(branches.count) branches"
+            throw TransformerError(path, "\(tokens.count) tokens\(branched)\(cached) exceed the model's context length of \(config.contextLength)")
         }
         let requested = capture.hooks.union(edit?.hooks ?? [])
         if !requested.isEmpty, let unknown = requested.subtracting(hookNames).sorted().first {
@@ -135,14 +149,17 @@ extension Transformer {
 private struct ForwardPass {
     let model: Transformer
     let tokens: [Int]
+    /// Rows before the branches: the tokens that continue the sequence.
+    let trunkRows: Int
     /// Absolute position of the first token.
     let start: Int
     var hooks: HookRunner
     let workspace: Workspace
 
-    init(model: Transformer, tokens: [Int], start: Int, hooks: HookRunner) {
+    init(model: Transformer, tokens: [Int], trunkRows: Int, start: Int, hooks: HookRunner) {
         self.model = model
         self.tokens = tokens
+        self.trunkRows = trunkRows
         self.start = start
         self.hooks = hooks
         workspace = Workspace(config: model.config, rows: tokens.count,
@@ -151,15 +168,18 @@ private struct ForwardPass {
 
     var rows: Int { tokens.count }
 
-    mutating func run(cache: inout KVCache, logitRows: [Int]) -> [Float] {
+    /// The position of each row: its own, except that every branch sits right after the trunk.
+    var positions: [Int] { (0 ..< rows).map { start + min($0, trunkRows) } }
+
+    mutating func run(cache: inout KVCache, logitRows: [Int], vocabulary: [Int]?) -> [Float] {
         embed()
-        let rotaryTable = model.rotary?.table(for: start ..< start + rows)
+        let rotaryTable = model.rotary?.table(for: positions)
         let lastLayer = model.weights.layers.count - 1
         let liveRows = lastLayerRows(logitRows: logitRows)
         for layer in model.weights.layers.indices {
             runBlock(layer, cache: &cache, rotaryTable: rotaryTable, liveRows: layer == lastLayer ? liveRows : 0 ..< rows)
         }
-        return finalLogits(rows: logitRows, liveRows: liveRows)
+        return finalLogits(rows: logitRows, liveRows: liveRows, vocabulary: vocabulary)
     }
 
     /// The rows whose output of the last block anything reads: the logit rows, and the captured
@@ -192,7 +212,9 @@ private struct ForwardPass {
         if let positions = model.weights.positionEmbedding {
             let scratch = workspace.normalized
             positions.withUnsafeBufferPointer { table in
-                scratch.update(from: table.baseAddress! + start * d, count: rows * d)
+                for (row, position) in self.positions.enumerated() {
+                    (scratch + row * d).update(from: table.baseAddress! + position * d, count: d)
+                }
             }
             hooks.visit(HookName(.positionEmbed), scratch, stride: d, rowShape: [d])
             Kernels.add(scratch, into: x, count: rows * d)
@@ -276,7 +298,7 @@ private struct ForwardPass {
         let patternHook = HookName(.pattern, layer: l)
         let patternRows = hooks.isActive(patternHook) ? hooks.capturedRows : []
         var pattern = patternRows.isEmpty ? [] : [Float](repeating: 0, count: config.nHeads * patternRows.count * keyCount)
-        let (rows, start, attention) = (self.rows, self.start, model.attention)
+        let (rows, start, trunkRows, attention) = (self.rows, self.start, self.trunkRows, model.attention)
         let first = queryRows.lowerBound, zStride = config.nHeads * config.dHead, z = workspace.z + first * zStride
 
         cache.keys[l].withUnsafeMutableBufferPointer { keys in
@@ -293,6 +315,7 @@ private struct ForwardPass {
                                                       destination: patternBuffer.baseAddress!, keyCount: keyCount)
                     attention(queries: q + first * qkvWidth, queryStride: qkvWidth, rows: queryRows.count, start: start + first,
                               keys: keys.baseAddress!, values: values.baseAddress!, kvStride: kvDim,
+                              branchStart: trunkRows < rows ? start + trunkRows : nil,
                               into: z, zStride: zStride, pattern: sink)
                 }
             }
@@ -304,8 +327,8 @@ private struct ForwardPass {
     }
 
     /// Final norm over the live rows (for `ln_final.hook_normalized`), then the LM head on `logitRows`.
-    private mutating func finalLogits(rows logitRows: [Int], liveRows: Range<Int>) -> [Float] {
-        let d = model.config.dModel, vocab = model.config.vocabSize, normalized = workspace.normalized
+    private mutating func finalLogits(rows logitRows: [Int], liveRows: Range<Int>, vocabulary: [Int]?) -> [Float] {
+        let d = model.config.dModel, normalized = workspace.normalized
         let first = liveRows.lowerBound
         model.weights.finalNorm.apply(workspace.residual + first * d, rows: liveRows.count, width: d, into: normalized + first * d)
         hooks.visit(HookName(.finalNormalized), normalized, stride: d, rowShape: [d])
@@ -322,12 +345,17 @@ private struct ForwardPass {
                 (input + index * d).update(from: normalized + row * d, count: d)
             }
         }
-        return [Float](unsafeUninitializedCapacity: logitRows.count * vocab) { buffer, initialized in
-            model.weights.lmHead.withUnsafeBufferPointer { head in
-                BLAS.parallelGEMM(m: logitRows.count, n: vocab, k: d, input, lda: d, head.baseAddress!, ldb: d,
-                                  transposeB: true, buffer.baseAddress!, ldc: vocab)
+        // Only some token ids: their rows of the LM head, gathered into a small matrix.
+        let head = vocabulary.map { ids in
+            model.weights.lmHead.withUnsafeBufferPointer { all in ids.flatMap { all[($0 * d) ..< ($0 + 1) * d] } }
+        } ?? model.weights.lmHead
+        let columns = head.count / d
+        return [Float](unsafeUninitializedCapacity: logitRows.count * columns) { buffer, initialized in
+            head.withUnsafeBufferPointer { head in
+                BLAS.parallelGEMM(m: logitRows.count, n: columns, k: d, input, lda: d, head.baseAddress!, ldb: d,
+                                  transposeB: true, buffer.baseAddress!, ldc: columns)
             }
-            initialized = logitRows.count * vocab
+            initialized = logitRows.count * columns
         }
     }
 }

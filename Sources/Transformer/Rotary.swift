@@ -16,12 +16,12 @@ struct RotaryEmbedding: Sendable {
 
     /// cos and sin of each angle, [positions.count, d/2] each, shared by every head and layer.
     struct Table {
-        let positions: Range<Int>
+        let positions: [Int]
         let cos: [Float]
         let sin: [Float]
     }
 
-    func table(for positions: Range<Int>) -> Table {
+    func table(for positions: [Int]) -> Table {
         let half = headDim / 2
         var cosines = [Float](repeating: 0, count: positions.count * half)
         var sines = cosines

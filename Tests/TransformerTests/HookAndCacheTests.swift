@@ -182,4 +182,43 @@ final class HookAndCacheTests: XCTestCase {
         XCTAssertTrue(try llama.forward(ids, logits: .none).logits.values.isEmpty)
         XCTAssertThrowsError(try llama.forward(ids, logits: .positions([ids.count])))
     }
+
+    /// Branches give what appending each token alone on the cache gives, and leave the cache as
+    /// the trunk left it; a vocabulary gives those columns of the full logits.
+    func testBranchesEqualAppendingEachAloneAndVocabularyPicksColumns() throws {
+        for family in TinyModelTests.families {
+            let model = try model(family), ids = try prompt(family)
+            let trunk = Array(ids[..<24]), branches = [ids[24], ids[30], ids[24]]
+            let hooks = try model.hooks(matching: model.config.architecture == .gpt2
+                ? ["blocks.*.attn.hook_q", "blocks.*.attn.hook_k", "blocks.*.hook_resid_post"]
+                : ["blocks.*.attn.hook_rot_q", "blocks.*.attn.hook_rot_k", "blocks.*.hook_resid_post"])
+            var cache = model.makeCache()
+            let fused = try model.forward(trunk, branches: branches, cache: &cache, logits: .last,
+                                          vocabulary: [branches[1], 3, branches[0]], capture: HookCapture(hooks))
+            XCTAssertEqual(cache.tokens, trunk, "\(family): branches are not kept")
+
+            var single = model.makeCache()
+            let trunkPass = try model.forward(trunk, cache: &single, logits: .last, capture: HookCapture(hooks))
+            let fullRow = try XCTUnwrap(trunkPass.logits.row(at: trunk.count - 1))
+            var errors = Comparison()
+            errors.elementwise(fused.logits.values, [fullRow[fullRow.startIndex + branches[1]], fullRow[fullRow.startIndex + 3],
+                                                     fullRow[fullRow.startIndex + branches[0]]],
+                               absolute: 1e-5, relative: 1e-5, "\(family) vocabulary logits")
+            XCTAssertEqual(fused.logits.tokenIDs, [branches[1], 3, branches[0]])
+            for (b, token) in branches.enumerated() {
+                let alone = try model.forward([token], cache: &single, logits: .none, capture: HookCapture(hooks))
+                single.truncate(to: trunk.count)
+                for hook in hooks {
+                    errors.vector(Array(try XCTUnwrap(try XCTUnwrap(fused[hook]).row(at: trunk.count + b))),
+                                  Array(try XCTUnwrap(try XCTUnwrap(alone[hook]).row(at: trunk.count))),
+                                  relative: 1e-5, "\(family) branch \(b) \(hook)")
+                }
+            }
+            for hook in hooks {
+                errors.vector(Array(try XCTUnwrap(try XCTUnwrap(fused[hook]).row(at: 5))),
+                              Array(try XCTUnwrap(try XCTUnwrap(trunkPass[hook]).row(at: 5))), relative: 0, "\(family) trunk \(hook)")
+            }
+            errors.assertPassed("\(family) branches")
+        }
+    }
 }
