@@ -75,8 +75,14 @@ for rank, ((layer, head), px, py) in enumerate(zip(top, top_x, top_y)):
 ax.axvline(calibration_tables.baseline, color="black", linestyle="--", linewidth=1)
 ax.axhline(test_tables.baseline, color="black", linestyle="--", linewidth=1,
            label=f"model baseline ({calibration_tables.baseline:.0%} / {test_tables.baseline:.0%})")
-ax.set_xlim(0, 1)
-ax.set_ylim(0, 1)
+# Zoom on the heads and baselines (one square range for both axes, so the diagonal stays at 45°):
+# a small model's heads can all sit within a few points of chance.
+values = np.concatenate([x[both], y[both], [calibration_tables.baseline, test_tables.baseline]])
+values = values[np.isfinite(values)]
+middle, half = (values.min() + values.max()) / 2, max((values.max() - values.min()) / 2 + 0.02, 0.05)
+low, high = max(0.0, middle - half), min(1.0, middle + half)
+ax.set_xlim(low, high)
+ax.set_ylim(low, high)
 ax.set_aspect("equal")
 for axis in (ax.xaxis, ax.yaxis):
     axis.set_major_formatter(PercentFormatter(1.0, decimals=0))

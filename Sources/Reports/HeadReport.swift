@@ -73,18 +73,18 @@ extension HeadReport {
     /// The whole table as `HeadTableDocument` JSON, the file `qkprobe verify` reads.
     public func document(top: Int) -> HeadTableDocument {
         func matrix(_ flat: [Float]) -> [[Double?]] {
-            (0..<tables.layers).map { l in (0..<tables.heads).map { h in finite(flat[l * tables.heads + h]) } }
+            (0..<tables.layers).map { l in (0..<tables.heads).map { h in jsonNumber(flat[l * tables.heads + h]) } }
         }
         func group(_ g: AccuracyGroup) -> HeadTableDocument.Group {
-            .init(value: g.value ?? -1, count: g.count, baseline: finite(g.baseline), accuracy: matrix(g.heads))
+            .init(value: g.value ?? -1, count: g.count, baseline: jsonNumber(g.baseline), accuracy: matrix(g.heads))
         }
         return HeadTableDocument(
             modelName: modelName, modelSHA256: modelSHA256, datasetName: datasetName, options: options,
             qkRope: rotary, qkScale: scale, nSamples: samples, nLabelled: tables.overall.count,
-            layers: tables.layers, heads: tables.heads, baseline: finite(tables.overall.baseline),
+            layers: tables.layers, heads: tables.heads, baseline: jsonNumber(tables.overall.baseline),
             accuracy: matrix(tables.overall.heads),
             top: tables.ranked().prefix(max(0, top)).map {
-                .init(layer: $0.layer, head: $0.head, name: headName(layer: $0.layer, head: $0.head), accuracy: finite($0.accuracy))
+                .init(layer: $0.layer, head: $0.head, name: headName(layer: $0.layer, head: $0.head), accuracy: jsonNumber($0.accuracy))
             },
             bySteps: tables.bySteps.map(group), byDistractors: tables.byDistractors.map(group))
     }
@@ -142,5 +142,6 @@ public struct HeadTableDocument: Codable, Sendable, Equatable {
     }
 }
 
-/// NaN (an empty group) becomes JSON null.
-private func finite(_ x: Float) -> Double? { x.isFinite ? Double(x) : nil }
+/// NaN (an empty group) becomes JSON null. Goes through the float's shortest decimal, so that
+/// 0.475 is written as 0.475 and not as the double nearest the float, 0.4749999940395355.
+public func jsonNumber(_ x: Float) -> Double? { x.isFinite ? Double("\(x)") : nil }

@@ -6,7 +6,7 @@ extension HeadReport {
     /// below, white at it; heads above the baseline outlined), beside a panel of accuracy by steps
     /// for the top heads and the model.
     public func heatmapSVG(topHeads: Int = 5) -> String {
-        let cell = 18.0, left = 56.0, top = 48.0
+        let cell = 18.0, left = 56.0, top = 66.0
         let gridWidth = Double(tables.heads) * cell, gridHeight = Double(tables.layers) * cell
         let panelLeft = left + gridWidth + 110, panelWidth = 300.0, panelHeight = max(gridHeight, 220)
         let width = panelLeft + panelWidth + 140, height = top + max(gridHeight, panelHeight) + 70
@@ -50,19 +50,25 @@ extension HeadReport {
     }
 
     private func stepsPanel(x: Double, y: Double, width: Double, height: Double, topHeads: Int) -> String {
-        var svg = "<text x=\"\(fmt(x))\" y=\"\(fmt(y - 6))\" font-size=\"12\">accuracy by steps</text>\n"
+        var svg = "<text x=\"\(fmt(x))\" y=\"\(fmt(y - 8))\" font-size=\"12\">accuracy by steps</text>\n"
         svg += "<rect x=\"\(fmt(x))\" y=\"\(fmt(y))\" width=\"\(fmt(width))\" height=\"\(fmt(height))\" fill=\"none\" stroke=\"#888\"/>\n"
-        for tick in stride(from: 0.0, through: 1.0, by: 0.25) {
-            let ty = y + height * (1 - tick)
-            svg += "<line x1=\"\(fmt(x))\" x2=\"\(fmt(x + width))\" y1=\"\(fmt(ty))\" y2=\"\(fmt(ty))\" stroke=\"#eee\"/>"
-                + "<text x=\"\(fmt(x - 4))\" y=\"\(fmt(ty + 4))\" text-anchor=\"end\">\(Int(tick * 100))%</text>\n"
-        }
         let groups = tables.bySteps
+        let best = tables.ranked().prefix(topHeads)
+        // The vertical range: the plotted values, widened to whole 5% steps, so that heads a few
+        // points apart near chance do not look like one line.
+        let plotted = groups.flatMap { g in [g.baseline] + best.map { g.heads[$0.layer * tables.heads + $0.head] } }.filter(\.isFinite)
+        let low = max(0, ((Double(plotted.min() ?? 0) - 0.02) * 20).rounded(.down) / 20)
+        let high = min(1, ((Double(plotted.max() ?? 1) + 0.02) * 20).rounded(.up) / 20)
+        func py(_ accuracy: Float) -> Double { y + height * (1 - (Double(accuracy) - low) / max(high - low, 0.05)) }
+        for tick in stride(from: low, through: high + 1e-9, by: high - low > 0.3 ? 0.1 : 0.05) {
+            let ty = py(Float(tick))
+            svg += "<line x1=\"\(fmt(x))\" x2=\"\(fmt(x + width))\" y1=\"\(fmt(ty))\" y2=\"\(fmt(ty))\" stroke=\"#eee\"/>"
+                + "<text x=\"\(fmt(x - 4))\" y=\"\(fmt(ty + 4))\" text-anchor=\"end\">\(Int((tick * 100).rounded()))%</text>\n"
+        }
         guard !groups.isEmpty else {
             return svg + "<text x=\"\(fmt(x + width / 2))\" y=\"\(fmt(y + height / 2))\" text-anchor=\"middle\">no steps in this dataset</text>\n"
         }
         func px(_ i: Int) -> Double { groups.count == 1 ? x + width / 2 : x + 12 + (width - 24) * Double(i) / Double(groups.count - 1) }
-        func py(_ accuracy: Float) -> Double { y + height * (1 - Double(accuracy)) }
         for (i, g) in groups.enumerated() {
             svg += "<text x=\"\(fmt(px(i)))\" y=\"\(fmt(y + height + 14))\" text-anchor=\"middle\">\(g.value ?? -1)</text>\n"
         }
@@ -70,7 +76,7 @@ extension HeadReport {
         let palette = ["#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
         var series: [(name: String, colour: String, dash: Bool, values: [Float])] =
             [("model", "black", true, groups.map(\.baseline))]
-        for (i, h) in tables.ranked().prefix(topHeads).enumerated() {
+        for (i, h) in best.enumerated() {
             series.append((headName(layer: h.layer, head: h.head), palette[i % palette.count], false,
                            groups.map { $0.heads[h.layer * tables.heads + h.head] }))
         }
