@@ -68,15 +68,16 @@ struct SeededRandom {
     }
 }
 
-/// Steele, Lea and Flood's SplitMix64: spreads a seed into well-mixed 64-bit words.
-struct SplitMix64 {
+/// Steele, Lea and Flood's SplitMix64: spreads a seed into well-mixed 64-bit words. Public so
+/// that every seeded choice in qkprobe (datasets here, run splits in Selection) uses one generator.
+public struct SplitMix64 {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

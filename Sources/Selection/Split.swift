@@ -1,3 +1,4 @@
+import LogicTasks
 import Probe
 
 /// How one run was split into a calibration part and a held-out part.
@@ -64,24 +65,9 @@ extension ScoredSamples {
     }
 }
 
-/// Steele, Lea and Flood's SplitMix64, with our own bounded integers and shuffle: the standard
-/// library's `shuffle(using:)` may change between Swift versions, and a seed must give the same
-/// split everywhere.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Bounded integers and a shuffle of our own: the standard library's `shuffle(using:)` may change
+/// between Swift versions, and a seed must give the same split everywhere.
+extension SplitMix64 {
     /// A uniform integer in 0..<bound, by rejection (no modulo bias).
     mutating func below(_ bound: Int) -> Int {
         let limit = UInt64(bound)

@@ -1,22 +1,9 @@
 import Foundation
+import LogicTasks
 import XCTest
 @testable import Selection
 
 final class SplitTests: XCTestCase {
-    /// Our SplitMix64 against the reference outputs LogicTasks' fixture script published.
-    func testSplitMix64MatchesTheReferenceOutputs() throws {
-        let url = repositoryRoot.appendingPathComponent("Tests/LogicTasksTests/Fixtures/prng-reference.json")
-        let fixture = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
-        let cases = try XCTUnwrap(fixture["splitmix64"] as? [[String: Any]])
-        XCTAssertFalse(cases.isEmpty)
-        for item in cases {
-            let seed = try XCTUnwrap(UInt64(XCTUnwrap(item["seed"] as? String)))
-            let outputs = try XCTUnwrap(item["outputs"] as? [String]).compactMap(UInt64.init)
-            var generator = SplitMix64(seed: seed)
-            XCTAssertEqual(outputs.map { _ in generator.next() }, outputs, "seed \(seed)")
-        }
-    }
-
     func testBoundedIntegersAndShuffleArePermutations() {
         var generator = SplitMix64(seed: 3)
         for bound in [1, 2, 3, 7, 1000] {
