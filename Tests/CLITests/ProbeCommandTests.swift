@@ -69,7 +69,7 @@ final class ProbeCommandTests: XCTestCase {
 
     func testKilledRunsResumeToTheUninterruptedResult() throws {
         let whole = directory.appendingPathComponent("whole.h5")
-        let common = ["probe", "--dataset", calibrationSet, "--limit", "40"]
+        let common = ["probe", "--dataset", calibrationSet, "--limit", "120"]
         XCTAssertEqual(try CLI.run(common + ["-o", whole.path]).status, 0)
         let reference = try RunReader(url: whole)
 
