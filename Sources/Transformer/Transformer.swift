@@ -5,19 +5,17 @@ import ModelFormats
 /// transformers' numbers to float32 rounding), TransformerLens-style hooks and a KV cache.
 /// Immutable after loading, so one model can serve many threads.
 ///
-/// Scoring answer options on a shared prompt, as the probe does:
+/// Scoring answer options on a shared prompt, as the probe does: the options run as branches
+/// after the prompt, in the prompt's own pass (each sees the prompt and itself), so the weights
+/// are read once per sample.
 ///
-///     let keys = try model.hooks(matching: "blocks.*.attn.hook_k")      // or hook_rot_k
-///     let queries = try model.hooks(matching: "blocks.*.attn.hook_q")   // or hook_rot_q
+///     let hooks = try model.hooks(matching: ["blocks.*.attn.hook_k", "blocks.*.attn.hook_q"])
 ///     var cache = model.makeCache()
-///     let prompt = try model.forward(ids, cache: &cache, logits: .last,
-///                                    capture: HookCapture(keys, positions: [anchor]))
-///     // prompt.logits.row(at: ids.count - 1); prompt[HookName(.key, layer: l)]?.vector(at: anchor, head: g)
-///     for option in options {
-///         let pass = try model.forward([option], cache: &cache, logits: .none, capture: HookCapture(queries))
-///         // pass[HookName(.query, layer: l)]?.vector(at: ids.count, head: h)
-///         cache.truncate(to: ids.count)
-///     }
+///     let pass = try model.forward(ids, branches: options, cache: &cache, logits: .last, vocabulary: options,
+///                                  capture: HookCapture(hooks, positions: [anchor, ids.count, ids.count + 1]))
+///     // pass.logits.values: the options' logits after the prompt
+///     // pass[HookName(.key, layer: l)]?.vector(at: anchor, head: g)
+///     // pass[HookName(.query, layer: l)]?.vector(at: ids.count + o, head: h): option o's query
 public struct Transformer: Sendable {
     public let config: ModelConfig
     /// The model file or folder, for messages and records.

@@ -25,10 +25,11 @@ struct ProbeCommand: ParsableCommand {
         commandName: "probe",
         abstract: "Compute the QK-score of every head on every sample of a dataset, with the model's own answer beside it.",
         discussion: """
-            Each prompt runs once: the key at the anchor (the token ending the question line) and the \
-            logits at the last position (the model's own answer) are kept. Each answer option then runs \
-            as one extra token on the cached prompt, and its query is kept. Head (l, h) scores an option \
-            by q(l, h)·k(l, h / (H / Hkv)) and picks the higher score.
+            Each sample is one forward pass: the prompt, with every answer option as a branch after it \
+            (the option sees the prompt and itself, as if appended alone). Kept: the key at the anchor \
+            (the token ending the question line), the options' logits at the last prompt position (the \
+            model's own answer) and the query at each option. Head (l, h) scores an option by \
+            q(l, h)·k(l, h / (H / Hkv)) and picks the higher score (the first option on a tie).
 
             Rows are written to the HDF5 run file as they finish; a killed run keeps every finished row \
             and --resume completes it to the same result.
@@ -40,7 +41,7 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: "The dataset: a file or a folder.")
     var dataset: String
 
-    @Option(help: "The dataset's format: \(DatasetFormatChoice.allCases.map(\.rawValue).joined(separator: "|")).")
+    @Option(help: "The dataset's format; auto tells it from the content.")
     var format: DatasetFormatChoice = .auto
 
     @Option(help: "A template file with {context} and {question} (default: \"{context}\\nQuestion: {question}\\nAnswer:\"; plain prompts are used as they are).")
