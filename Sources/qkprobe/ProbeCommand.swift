@@ -99,8 +99,9 @@ struct ProbeCommand: ParsableCommand {
         let config = loaded.transformer.config
         let prepared = try samples.map { sample in
             let prepared = try PreparedSample(sample, template: promptTemplate, tokenizer: loaded.tokenizer, optionPolicy: optionToken)
-            guard prepared.tokenIDs.count + 1 <= config.contextLength else {
-                throw ProbeError("sample \(sample.id): \(prepared.tokenIDs.count) prompt tokens and an option exceed the model's context of \(config.contextLength)")
+            // The options take a position each in the pass (as branches, side by side).
+            guard prepared.tokenIDs.count + prepared.optionIDs.count <= config.contextLength else {
+                throw ProbeError("sample \(sample.id): \(prepared.tokenIDs.count) prompt tokens and \(prepared.optionIDs.count) options exceed the model's context of \(config.contextLength)")
             }
             return prepared
         }

@@ -141,6 +141,19 @@ final class ProbeCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("y.h5").path))
     }
 
+    func testPromptLongerThanTheContextIsRefusedBeforeAnythingIsWritten() throws {
+        let tinyLlama = CLI.packageRoot.appendingPathComponent("Tests/TransformerTests/Fixtures/tiny-llama").path
+        let long = directory.appendingPathComponent("long.jsonl")
+        let prompt = String(repeating: "Every wumpus is a tumpus. ", count: 60) + "\nQuestion: True or false: Max is red.\nAnswer:"
+        let line = try JSONSerialization.data(withJSONObject: ["id": "long", "prompt": prompt, "options": [" True", " False"], "label": 0])
+        try (line + Data("\n".utf8)).write(to: long)
+        let output = directory.appendingPathComponent("long.h5")
+        let result = try CLI.run(["probe", "--model", tinyLlama, "--dataset", long.path, "-o", output.path, "--option-token", "first"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("sample long:") && result.stderr.contains("exceed the model's context of 128"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output.path))
+    }
+
     func testHeadsJSONAndPlotDescribeTheRun() throws {
         let output = directory.appendingPathComponent("run.h5")
         XCTAssertEqual(try CLI.run(["probe", "--dataset", calibrationSet, "--limit", "6", "-o", output.path]).status, 0)
