@@ -154,6 +154,27 @@ final class ProbeCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: output.path))
     }
 
+    func testOtherArchitecturesProbeAndGPT2RefusesPostRotary() throws {
+        let dataset = directory.appendingPathComponent("one.jsonl")
+        try Data("{\"id\":\"a\",\"prompt\":\"Max is red.\\nQuestion: True or false: Max is red.\\nAnswer:\",\"options\":[\" True\",\" False\"],\"label\":0}\n".utf8).write(to: dataset)
+        for family in ["tiny-qwen2", "tiny-qwen3", "tiny-gpt2"] {
+            let model = CLI.packageRoot.appendingPathComponent("Tests/TransformerTests/Fixtures/\(family)").path
+            let output = directory.appendingPathComponent("\(family).h5")
+            let result = try CLI.run(["probe", "--model", model, "--dataset", dataset.path, "-o", output.path, "--option-token", "first"])
+            XCTAssertEqual(result.status, 0, "\(family): \(result.stderr)")
+            let run = try RunReader(url: output)
+            XCTAssertEqual(run.complete, [true], family)
+            XCTAssertEqual(run.header.architecture, family.replacingOccurrences(of: "tiny-", with: ""))
+            XCTAssertTrue(run.qk.allSatisfy(\.isFinite), family)
+        }
+        let gpt2 = CLI.packageRoot.appendingPathComponent("Tests/TransformerTests/Fixtures/tiny-gpt2").path
+        let post = directory.appendingPathComponent("post.h5")
+        let refused = try CLI.run(["probe", "--model", gpt2, "--dataset", dataset.path, "-o", post.path, "--option-token", "first", "--rope", "post"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("no rotary embedding"), refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: post.path))
+    }
+
     func testHeadsJSONAndPlotDescribeTheRun() throws {
         let output = directory.appendingPathComponent("run.h5")
         XCTAssertEqual(try CLI.run(["probe", "--dataset", calibrationSet, "--limit", "6", "-o", output.path]).status, 0)
