@@ -8,6 +8,7 @@ Writes into Tests/TokenizersTests/Fixtures/:
                      tokenizer_config.json; expected.json (ids, byte offsets, decodings from `tokenizers`)
   tiny-spm-mistral/  the same vocabulary in the newer style: no normalizer, pre-tokenizer
                      Metaspace("▁", prepend_scheme "first", split false); expected.json
+  tiny-spm-split/    the same with Metaspace(prepend_scheme "always", split true); expected.json
   tiny-spm.gguf      the vocabulary as a tokenizer-only GGUF (tokenizer.ggml.model "llama": tokens, scores,
                      token types, no merges)
   tiny-spm-gguf-expected.json   what transformers' GGUF loader, AutoTokenizer.from_pretrained(dir,
@@ -57,7 +58,8 @@ def train(texts):
     """A tiny SentencePiece-style BPE: merges learned within ▁-prefixed words, as SentencePiece learns them."""
     tok = Tokenizer(models.BPE(byte_fallback=True, unk_token="<unk>", fuse_unk=True))
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
-    trainer = trainers.BpeTrainer(vocab_size=480, special_tokens=SPECIALS + BYTE_TOKENS, limit_alphabet=70,
+    # No limit_alphabet: it breaks ties between equally frequent characters in hash order.
+    trainer = trainers.BpeTrainer(vocab_size=480, special_tokens=SPECIALS + BYTE_TOKENS,
                                   show_progress=False)
     tok.train_from_iterator(texts, trainer)
     data = json.loads(tok.to_str())
@@ -79,8 +81,9 @@ def styled(data, style):
         data["normalizer"] = json.loads(normalizers.Sequence([
             normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")]).__getstate__())
     else:
+        scheme, split = {"mistral": ("first", False), "split": ("always", True)}[style]
         data["pre_tokenizer"] = json.loads(
-            pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False).__getstate__())
+            pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=scheme, split=split).__getstate__())
     return Tokenizer.from_str(json.dumps(data))
 
 
@@ -142,7 +145,7 @@ def main():
     texts = list(dict.fromkeys(SPM_STRINGS + FIXED_STRINGS + english[:20] + fuzz_strings(60, args.seed)))
     config = {"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
 
-    for style in ("llama2", "mistral"):
+    for style in ("llama2", "mistral", "split"):
         tok = styled(data, style)
         folder = FIXTURES / f"tiny-spm-{style}"
         folder.mkdir(exist_ok=True)

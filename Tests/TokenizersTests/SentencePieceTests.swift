@@ -24,6 +24,9 @@ final class SentencePieceTests: XCTestCase {
     /// Pre-tokenizer Metaspace(prepend_scheme "first", split false): only the start of the text gets one.
     func testMistralStyleMetaspace() throws { try checkFolder("tiny-spm-mistral") }
 
+    /// Metaspace(prepend_scheme "always", split true): every piece gets a "▁" and is cut before each "▁".
+    func testMetaspaceAlwaysAndSplit() throws { try checkFolder("tiny-spm-split") }
+
     func testGGUFMatchesTransformersLoader() throws {
         let tokenizer = try Tokenizer(gguf: GGUFFile(url: Fixtures.url("tiny-spm.gguf")))
         let expected = try Fixtures.decode(ExpectedFile.self, "tiny-spm-gguf-expected.json")
