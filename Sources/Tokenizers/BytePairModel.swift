@@ -1,8 +1,18 @@
 import Foundation
 
-/// Byte-level BPE: a word's bytes, spelled as byte-alphabet tokens, merged pair by pair in the order of
-/// the merge list (lowest rank first, leftmost first among equal ranks), as Hugging Face's `BPE` does.
+/// BPE as Hugging Face's `BPE` model does it: a word's symbols merged pair by pair in the order of the
+/// merge list (lowest rank first, leftmost first among equal ranks). The symbols are the word's bytes
+/// spelled in the byte alphabet (byte-level BPE), or its characters (SentencePiece style), where a
+/// character outside the vocabulary becomes its UTF-8 bytes as `<0xNN>` tokens (byte fallback).
 struct BytePairModel: Sendable {
+    enum Alphabet: Sendable, Equatable {
+        /// GPT-2's byte alphabet: every byte is a token (see `ByteLevel`).
+        case byteLevel
+        /// Unicode characters; with `byteFallback`, one missing from the vocabulary becomes the
+        /// `<0xNN>` tokens of its bytes (the unknown token where one of those is missing too).
+        case characters(byteFallback: Bool)
+    }
+
     /// A token of a word and the number of the word's bytes it covers.
     struct WordToken: Sendable, Equatable {
         var id: Int32
@@ -11,6 +21,11 @@ struct BytePairModel: Sendable {
 
     let vocabulary: [String: Int]
     let tokens: [Int: String]
+    let alphabet: Alphabet
+    /// Ids by the token's UTF-8, for lookups that must not equate canonically equivalent strings.
+    private let exactIDs: [[UInt8]: Int]
+    /// Byte-level: the token of each byte's spelling. Characters with byte fallback: the `<0xNN>`
+    /// token of each byte. -1 where there is none.
     private let tokenForByte: [Int32]
     /// (left id << 32 | right id) -> (rank, merged id)
     private let merges: [UInt64: (rank: Int32, merged: Int32)]
@@ -24,7 +39,7 @@ struct BytePairModel: Sendable {
 
     /// `tokens` are (token, id) pairs; where a string repeats, its last id is the one text maps to,
     /// as in Hugging Face's GGUF loader. `merges` are pairs of token strings in rank order.
-    init(tokens: [(String, Int)], merges: [(String, String)], ignoreMerges: Bool = false,
+    init(tokens: [(String, Int)], merges: [(String, String)], alphabet: Alphabet = .byteLevel, ignoreMerges: Bool = false,
          unknownToken: String? = nil, fuseUnknown: Bool = false, source: String) throws {
         guard !tokens.isEmpty else { throw TokenizerError(source, "the vocabulary is empty") }
         guard tokens.allSatisfy({ $0.1 >= 0 && $0.1 < Int32.max }) else {
@@ -38,13 +53,18 @@ struct BytePairModel: Sendable {
             vocabulary[token] = id
             tokensByID[id] = token
         }
+        // Swift's String equality is canonical equivalence ("é" == "e\u{301}"); tokens are compared
+        // as Hugging Face compares them, scalar for scalar, by their UTF-8.
+        var exactIDs: [[UInt8]: Int] = [:]
+        exactIDs.reserveCapacity(tokens.count)
+        for (token, id) in tokens { exactIDs[Array(token.utf8)] = id }
         var mergeTable: [UInt64: (rank: Int32, merged: Int32)] = [:]
         mergeTable.reserveCapacity(merges.count)
         for (rank, (left, right)) in merges.enumerated() {
-            guard let leftID = vocabulary[left], let rightID = vocabulary[right] else {
+            guard let leftID = exactIDs[Array(left.utf8)], let rightID = exactIDs[Array(right.utf8)] else {
                 throw TokenizerError(source, "merge \(rank) (\"\(left) \(right)\") uses a token that is not in the vocabulary")
             }
-            guard let mergedID = vocabulary[left + right] else {
+            guard let mergedID = exactIDs[Array(left.utf8) + Array(right.utf8)] else {
                 throw TokenizerError(source, "merge \(rank) (\"\(left) \(right)\") makes a token that is not in the vocabulary")
             }
             // A repeated pair keeps its last rank, as in Hugging Face.
@@ -54,12 +74,27 @@ struct BytePairModel: Sendable {
             throw TokenizerError(source, "the unknown token \"\(unknownToken)\" is not in the vocabulary")
         }
         self.vocabulary = vocabulary
+        self.exactIDs = exactIDs
         self.tokens = tokensByID
-        self.tokenForByte = ByteLevel.scalarForByte.map { scalar in vocabulary[String(scalar)].map(Int32.init) ?? -1 }
+        self.alphabet = alphabet
+        switch alphabet {
+        case .byteLevel:
+            self.tokenForByte = ByteLevel.scalarForByte.map { scalar in vocabulary[String(scalar)].map(Int32.init) ?? -1 }
+        case .characters(let byteFallback):
+            self.tokenForByte = (0..<256).map { byte in
+                byteFallback ? exactIDs[Array(Self.byteToken(UInt8(byte)).utf8)].map(Int32.init) ?? -1 : -1
+            }
+        }
         self.merges = mergeTable
         self.ignoreMerges = ignoreMerges
         self.unknownID = unknownToken.flatMap { vocabulary[$0] }.map(Int32.init)
         self.fuseUnknown = fuseUnknown
+    }
+
+    /// SentencePiece's name for a byte, e.g. "<0x0A>".
+    static func byteToken(_ byte: UInt8) -> String {
+        let hex = String(byte, radix: 16, uppercase: true)
+        return "<0x" + (byte < 16 ? "0" : "") + hex + ">"
     }
 
     /// The tokens of one pre-tokenized word, given as its UTF-8 bytes.
@@ -71,7 +106,7 @@ struct BytePairModel: Sendable {
     }
 
     private func merge(_ word: [UInt8]) -> [WordToken] {
-        if ignoreMerges, let id = vocabulary[ByteLevel.spell(word)] {
+        if ignoreMerges, let id = alphabet == .byteLevel ? vocabulary[ByteLevel.spell(word)] : exactIDs[word] {
             return [WordToken(id: Int32(id), length: Int32(word.count))]
         }
         var symbols = initialSymbols(word)
@@ -123,19 +158,41 @@ struct BytePairModel: Sendable {
             let index = Int32(symbols.count)
             symbols.append(Symbol(id: id, length: length, previous: index - 1, next: index + 1))
         }
-        var pendingUnknown: Int32 = 0
-        for byte in word {
-            let id = tokenForByte[Int(byte)]
-            if id >= 0 {
-                if pendingUnknown > 0, let unknownID { append(unknownID, pendingUnknown) }
-                pendingUnknown = 0
-                append(id, 1)
-            } else if let unknownID {
-                if pendingUnknown > 0 && !fuseUnknown { append(unknownID, pendingUnknown); pendingUnknown = 0 }
-                pendingUnknown += 1
+        // Without a token, a byte or character becomes the unknown token (one for a run of them with
+        // `fuseUnknown`), or is dropped when there is none, as in Hugging Face.
+        var lastWasUnknown = false
+        func appendUnknown(_ length: Int32) {
+            guard let unknownID else { return }
+            if fuseUnknown && lastWasUnknown {
+                symbols[symbols.count - 1].length += length
+            } else {
+                append(unknownID, length)
+            }
+            lastWasUnknown = true
+        }
+        switch alphabet {
+        case .byteLevel:
+            for byte in word {
+                let id = tokenForByte[Int(byte)]
+                if id >= 0 { append(id, 1); lastWasUnknown = false } else { appendUnknown(1) }
+            }
+        case .characters:
+            var start = 0
+            for scalar in String(decoding: word, as: UTF8.self).unicodeScalars {
+                let width = UTF8.width(scalar)
+                let bytes = word[start..<(start + width)]
+                start += width
+                if let id = exactIDs[Array(bytes)] {
+                    append(Int32(id), Int32(width))
+                    lastWasUnknown = false
+                } else if bytes.allSatisfy({ tokenForByte[Int($0)] >= 0 }) {
+                    for byte in bytes { append(tokenForByte[Int(byte)], 1) }
+                    lastWasUnknown = false
+                } else {
+                    appendUnknown(Int32(width))
+                }
             }
         }
-        if pendingUnknown > 0, let unknownID { append(unknownID, pendingUnknown) }
         if !symbols.isEmpty { symbols[symbols.count - 1].next = -1 }
         return symbols
     }

@@ -1,12 +1,31 @@
 import Foundation
 
-/// The normalizers byte-level tokenizers use (Qwen2: NFC).
-enum Normalizer: String, Sendable, Equatable {
+/// Hugging Face's normalizers that the supported tokenizers use: NFC (Qwen2), and Prepend and Replace
+/// (Llama 2's SentencePiece style, which spells spaces as "▁").
+indirect enum Normalizer: Sendable, Equatable {
     case nfc
+    /// Puts `text` before a non-empty piece; the new scalars share the first scalar's offsets, as in
+    /// Hugging Face.
+    case prepend(String)
+    /// Replaces every `pattern` scalar by `content`, which takes the replaced scalar's offsets.
+    case replace(pattern: Unicode.Scalar, content: String)
+    case sequence([Normalizer])
 
     func normalize(_ piece: Piece) -> Piece {
         switch self {
-        case .nfc: return Self.nfc(piece)
+        case .nfc:
+            return Self.nfc(piece)
+        case .prepend(let text):
+            guard let first = piece.first else { return piece }
+            return Piece(text.unicodeScalars.map { AlignedScalar(scalar: $0, start: first.start, end: first.end) } + piece)
+        case .replace(let pattern, let content):
+            guard piece.contains(where: { $0.scalar == pattern }) else { return piece }
+            return Piece(piece.flatMap { unit -> [AlignedScalar] in
+                guard unit.scalar == pattern else { return [unit] }
+                return content.unicodeScalars.map { AlignedScalar(scalar: $0, start: unit.start, end: unit.end) }
+            })
+        case .sequence(let steps):
+            return steps.reduce(piece) { piece, step in step.normalize(piece) }
         }
     }
 

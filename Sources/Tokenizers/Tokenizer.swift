@@ -1,11 +1,13 @@
-/// A byte-level BPE tokenizer (GPT-2, Llama 3, SmolLM, Qwen2 style) that gives the same tokens as
-/// Hugging Face's: added tokens are cut out of the raw text first, the rest is normalized,
-/// pre-tokenized, spelled as bytes and merged; special tokens are then put around it as the model says.
+/// A BPE tokenizer that gives the same tokens as Hugging Face's: byte-level (GPT-2, Llama 3, SmolLM,
+/// Qwen2) or SentencePiece style (Llama 2, Mistral: spaces spelled "▁", byte fallback). Added tokens
+/// are cut out of the raw text first, the rest is normalized, pre-tokenized and merged; special tokens
+/// are then put around it as the model says.
 ///
 /// Immutable after construction; share it freely across threads.
 public struct Tokenizer: Sendable {
     /// "bpe/" and the pre-tokenizer family (`tokenizer.ggml.pre` naming), e.g. "bpe/smollm";
-    /// "bpe/custom" for a tokenizer.json pipeline that is none of the known families.
+    /// "bpe/custom" for a byte-level tokenizer.json pipeline that is none of the known families;
+    /// "bpe/sentencepiece" for SentencePiece-style BPE.
     public let kind: String
     public let bosTokenID: Int?
     public let eosTokenID: Int?
@@ -24,6 +26,7 @@ public struct Tokenizer: Sendable {
     private let normalizer: Normalizer?
     private let preTokenizer: PreTokenizer
     private let postProcessor: PostProcessor
+    private let decoder: TokenDecoder
 
     /// What Hugging Face's post-processor does: tokens put before and after the text, and the
     /// ByteLevel trimming of spaces off offsets.
@@ -36,11 +39,21 @@ public struct Tokenizer: Sendable {
     }
 
     init(model: BytePairModel, addedTokens: [AddedToken], normalizer: Normalizer?, preTokenizer: PreTokenizer,
-         postProcessor: PostProcessor, bosTokenID: Int?, eosTokenID: Int?, source: String) throws {
+         postProcessor: PostProcessor, decoder: TokenDecoder, bosTokenID: Int?, eosTokenID: Int?, source: String) throws {
         let steps = preTokenizer.steps
-        guard let last = steps.last, case .byteLevel = last,
-              steps.dropLast().allSatisfy({ if case .byteLevel = $0 { false } else { true } }) else {
-            throw TokenizerError(source, "a byte-level BPE tokenizer needs ByteLevel as its last pre-tokenizer step (and only there)")
+        let byteLevelSteps = steps.indices.filter { if case .byteLevel = steps[$0] { true } else { false } }
+        if model.alphabet == .byteLevel {
+            guard byteLevelSteps == [steps.count - 1] else {
+                throw TokenizerError(source, "a byte-level BPE tokenizer needs ByteLevel as its last pre-tokenizer step (and only there)")
+            }
+            guard decoder == .byteLevel else { throw TokenizerError(source, "a byte-level BPE tokenizer needs the ByteLevel decoder") }
+        } else {
+            guard byteLevelSteps.isEmpty else {
+                throw TokenizerError(source, "a ByteLevel pre-tokenizer cannot go with BPE byte_fallback (SentencePiece style)")
+            }
+            guard decoder != .byteLevel else {
+                throw TokenizerError(source, "the ByteLevel decoder cannot go with BPE byte_fallback (SentencePiece style)")
+            }
         }
         for id in postProcessor.prefix + postProcessor.suffix
         where model.tokens[id] == nil && !addedTokens.contains(where: { $0.id == id }) {
@@ -55,10 +68,15 @@ public struct Tokenizer: Sendable {
         self.normalizer = normalizer
         self.preTokenizer = preTokenizer
         self.postProcessor = postProcessor
+        self.decoder = decoder
         self.bosTokenID = bosTokenID
         self.eosTokenID = eosTokenID
-        let family = PreTokenizerFamily(normalizer: normalizer, preTokenizer: preTokenizer)
-        self.kind = "bpe/" + (family?.rawValue ?? "custom")
+        if model.alphabet == .byteLevel {
+            let family = PreTokenizerFamily(normalizer: normalizer, preTokenizer: preTokenizer)
+            self.kind = "bpe/" + (family?.rawValue ?? "custom")
+        } else {
+            self.kind = "bpe/sentencepiece"
+        }
         let largestID = max(model.tokens.keys.max() ?? -1, addedTokens.map(\.id).max() ?? -1)
         self.vocabSize = largestID + 1
     }
@@ -71,7 +89,9 @@ public struct Tokenizer: Sendable {
 
     /// Token ids and, for each, the UTF-8 byte range of `text` it comes from. A token holding only part
     /// of a character gets the whole character's range (so neighbours may share one); a token the
-    /// post-processor adds (BOS) gets the empty range at 0.
+    /// post-processor adds (BOS) gets the empty range at 0. In SentencePiece style, a "▁" that stands
+    /// for a space covers that space, and a "▁" prepended to the text covers the character it was put
+    /// before (as in Hugging Face; a token that is only that "▁" thus shares its neighbour's range).
     public func encodeWithOffsets(_ text: String, addSpecialTokens: Bool = true) -> (ids: [Int], offsets: [Range<Int>]) {
         var tokens: [EncodedToken] = []
         let scalars = AlignedScalar.scalars(of: text)
@@ -171,16 +191,11 @@ public struct Tokenizer: Sendable {
 
     // MARK: Decoding and the vocabulary
 
-    /// The text of `ids` (ids outside the vocabulary are skipped); bytes that are not valid UTF-8
-    /// become U+FFFD, as in Hugging Face's ByteLevel decoder.
+    /// The text of `ids` (ids outside the vocabulary are skipped), as the tokenizer's Hugging Face
+    /// decoder gives it; bytes that are not valid UTF-8 become U+FFFD.
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = false) -> String {
-        var bytes: [UInt8] = []
-        for id in ids {
-            guard let token = tokenString(id) else { continue }
-            if skipSpecialTokens && specialContents.contains(token) { continue }
-            bytes += ByteLevel.bytes(of: token)
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        let tokens = ids.compactMap(tokenString).filter { !(skipSpecialTokens && specialContents.contains($0)) }
+        return decoder.decode(tokens)
     }
 
     /// The vocabulary's spelling of a token, e.g. "ĠTrue" for " True", or an added token's content.

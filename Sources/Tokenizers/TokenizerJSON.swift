@@ -14,7 +14,7 @@ extension Tokenizer {
                       addBOS: addBOS)
     }
 
-    /// A tokenizer from Hugging Face's `tokenizer.json` (byte-level BPE) and, optionally, the
+    /// A tokenizer from Hugging Face's `tokenizer.json` (byte-level or SentencePiece-style BPE) and, optionally, the
     /// `tokenizer_config.json` beside it (BOS and EOS tokens, `add_bos_token`, `add_eos_token`).
     public init(tokenizerJSON: URL, tokenizerConfig: URL? = nil, addBOS: Bool? = nil) throws {
         let file = JSONFile(tokenizerJSON.path)
@@ -23,7 +23,7 @@ extension Tokenizer {
         let model = try file.object(root["model"], "model")
         let modelType = model["type"] as? String ?? "BPE"
         guard modelType == "BPE" else {
-            throw file.error("model type \(modelType) is not supported (only byte-level BPE)")
+            throw file.error("model type \(modelType) is not supported (only BPE)")
         }
         try file.rejectUnsupportedBPEOptions(model)
         let vocabulary = try file.object(model["vocab"], "model.vocab")
@@ -31,8 +31,20 @@ extension Tokenizer {
             guard let id = entry.value as? Int else { throw file.error("model.vocab[\"\(entry.key)\"] is not an integer") }
             return (entry.key, id)
         }
+        let normalizer = try file.normalizer(root["normalizer"])
+        let preTokenizerJSON = root["pre_tokenizer"].flatMap { $0 is NSNull ? nil : $0 }
+        let preTokenizer = try preTokenizerJSON.map(file.preTokenizer) ?? .sequence([])
+        // Hugging Face's BPE works on characters; a ByteLevel pre-tokenizer has spelled the bytes as
+        // characters by then, which BytePairModel does itself.
+        let isByteLevel = preTokenizer.steps.contains { if case .byteLevel = $0 { true } else { false } }
+        let byteFallback = model["byte_fallback"] as? Bool ?? false
+        if isByteLevel && byteFallback { throw file.error("BPE byte_fallback cannot go with a ByteLevel pre-tokenizer") }
+        if !isByteLevel && !byteFallback {
+            throw file.error("BPE needs a ByteLevel pre-tokenizer (byte-level BPE) or byte_fallback (SentencePiece style)")
+        }
         let bpe = try BytePairModel(
             tokens: tokens, merges: try file.merges(model["merges"]),
+            alphabet: isByteLevel ? .byteLevel : .characters(byteFallback: true),
             ignoreMerges: model["ignore_merges"] as? Bool ?? false,
             unknownToken: model["unk_token"] as? String, fuseUnknown: model["fuse_unk"] as? Bool ?? false,
             source: file.path)
@@ -40,12 +52,7 @@ extension Tokenizer {
         let addedTokens = try (root["added_tokens"] as? [Any] ?? []).enumerated().map { index, item in
             try file.addedToken(file.object(item, "added_tokens[\(index)]"), index: index)
         }
-        let normalizer = try file.normalizer(root["normalizer"])
-        guard let preTokenizerJSON = root["pre_tokenizer"], !(preTokenizerJSON is NSNull) else {
-            throw file.error("no pre_tokenizer (byte-level BPE needs ByteLevel)")
-        }
-        let preTokenizer = try file.preTokenizer(preTokenizerJSON)
-        try file.checkDecoder(root["decoder"])
+        let decoder = try file.decoder(root["decoder"])
         var postProcessor = PostProcessor()
         try file.readPostProcessor(root["post_processor"], into: &postProcessor)
 
@@ -75,7 +82,8 @@ extension Tokenizer {
             try postProcessor.setBOS(add, bosTokenID: bosTokenID, source: file.path)
         }
         try self.init(model: bpe, addedTokens: addedTokens, normalizer: normalizer, preTokenizer: preTokenizer,
-                      postProcessor: postProcessor, bosTokenID: bosTokenID, eosTokenID: eosTokenID, source: file.path)
+                      postProcessor: postProcessor, decoder: decoder, bosTokenID: bosTokenID, eosTokenID: eosTokenID,
+                      source: file.path)
     }
 }
 
@@ -135,9 +143,6 @@ private struct JSONFile {
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
             if let affix = model[key] as? String, !affix.isEmpty { throw error("BPE \(key) is not supported") }
         }
-        if model["byte_fallback"] as? Bool == true {
-            throw error("BPE byte_fallback (SentencePiece-style BPE) is not supported yet")
-        }
     }
 
     /// Merges as "left right" strings (older files) or as [left, right] pairs.
@@ -170,12 +175,21 @@ private struct JSONFile {
         switch object["type"] as? String {
         case "NFC":
             return .nfc
+        case "Prepend":
+            guard let text = object["prepend"] as? String else { throw error("normalizer Prepend has no prepend string") }
+            return .prepend(text)
+        case "Replace":
+            let pattern = (object["pattern"] as? [String: Any])?["String"] as? String
+            guard let pattern, pattern.unicodeScalars.count == 1, let scalar = pattern.unicodeScalars.first else {
+                throw error("normalizer Replace is supported only with a one-character String pattern")
+            }
+            guard let content = object["content"] as? String else { throw error("normalizer Replace has no content") }
+            return .replace(pattern: scalar, content: content)
         case "Sequence":
             let steps = try (object["normalizers"] as? [Any] ?? []).compactMap(normalizer)
-            guard steps.count <= 1 else { throw error("a normalizer Sequence of more than one NFC is not supported") }
-            return steps.first
+            return steps.count <= 1 ? steps.first : .sequence(steps)
         case let type:
-            throw error("normalizer \(type ?? "without a type") is not supported (only NFC)")
+            throw error("normalizer \(type ?? "without a type") is not supported (NFC, Prepend, Replace, Sequence are)")
         }
     }
 
@@ -188,6 +202,14 @@ private struct JSONFile {
         case "ByteLevel":
             return .byteLevel(addPrefixSpace: object["add_prefix_space"] as? Bool ?? true,
                               useRegex: object["use_regex"] as? Bool ?? true)
+        case "Metaspace":
+            let replacement = (object["replacement"] as? String).map { Array($0.unicodeScalars) }
+            guard let replacement, replacement.count == 1 else { throw error("pre_tokenizer Metaspace needs a one-character replacement") }
+            let schemeName = object["prepend_scheme"] as? String ?? "always"
+            guard let scheme = PreTokenizer.PrependScheme(rawValue: schemeName) else {
+                throw error("pre_tokenizer Metaspace prepend_scheme \(schemeName) is not one of always, first, never")
+            }
+            return .metaspace(replacement: replacement[0], prependScheme: scheme, split: object["split"] as? Bool ?? true)
         case "Digits":
             return .digits(individual: object["individual_digits"] as? Bool ?? false)
         case "Split":
@@ -204,13 +226,45 @@ private struct JSONFile {
             }
             return .split(known)
         case let type:
-            throw error("pre_tokenizer \(type ?? "without a type") is not supported (ByteLevel, Split, Digits, Sequence are)")
+            throw error("pre_tokenizer \(type ?? "without a type") is not supported (ByteLevel, Metaspace, Split, Digits, Sequence are)")
         }
     }
 
-    func checkDecoder(_ value: Any?) throws {
-        let type = (value as? [String: Any])?["type"] as? String
-        guard type == "ByteLevel" else { throw error("decoder \(type ?? "null") is not supported (only ByteLevel)") }
+    func decoder(_ value: Any?) throws -> TokenDecoder {
+        let object = try self.object(value, "decoder")
+        switch object["type"] as? String {
+        case "ByteLevel":
+            return .byteLevel
+        case "Sequence":
+            guard let steps = object["decoders"] as? [Any] else { throw error("decoder Sequence has no decoders list") }
+            return .steps(try steps.map { try decoderStep(self.object($0, "decoder step")) })
+        default:
+            return .steps([try decoderStep(object)])
+        }
+    }
+
+    private func decoderStep(_ object: [String: Any]) throws -> DecoderStep {
+        switch object["type"] as? String {
+        case "Replace":
+            guard let pattern = (object["pattern"] as? [String: Any])?["String"] as? String, !pattern.isEmpty,
+                  let content = object["content"] as? String else {
+                throw error("decoder Replace is supported only with a String pattern and a content")
+            }
+            return .replace(pattern: pattern, content: content)
+        case "ByteFallback":
+            return .byteFallback
+        case "Fuse":
+            return .fuse
+        case "Strip":
+            let content = (object["content"] as? String).map { Array($0.unicodeScalars) }
+            guard let content, content.count == 1, let start = object["start"] as? Int, let stop = object["stop"] as? Int,
+                  start >= 0, stop >= 0 else {
+                throw error("decoder Strip needs a one-character content and non-negative start and stop")
+            }
+            return .strip(content: content[0], start: start, stop: stop)
+        case let type:
+            throw error("decoder \(type ?? "without a type") is not supported (ByteLevel, or a Sequence of Replace, ByteFallback, Fuse, Strip)")
+        }
     }
 
     func readPostProcessor(_ value: Any?, into processor: inout Tokenizer.PostProcessor) throws {

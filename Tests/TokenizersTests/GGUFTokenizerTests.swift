@@ -79,7 +79,7 @@ final class GGUFTokenizerErrorTests: XCTestCase {
     func testEachBrokenRuleIsNamed() throws {
         let cases = [
             "unknown-pre": "tokenizer.ggml.pre falcon is not supported",
-            "sentencepiece": "SentencePiece-style BPE",
+            "sentencepiece": "lacks the byte token <0x00>",
             "no-tokenizer": "tokenizer.ggml.model is missing",
             "no-merges": "tokenizer.ggml.merges is missing",
             "bad-bos": "tokenizer.ggml.bos_token_id 100000 is not a token id",
