@@ -8,7 +8,7 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Show the tokens a model's tokenizer makes of a text.",
         discussion: """
-            Prints one line per token: its position, id, vocabulary spelling (a space is Ġ, a newline Ċ) \
+            Prints one line per token: its position, id, vocabulary spelling (byte-level BPE writes a space as Ġ and a newline as Ċ; SentencePiece a space as ▁) \
             and the bytes of the text it covers. With --json, prints one JSON object {"ids": [...], "tokens": [...]}.
             """)
 
