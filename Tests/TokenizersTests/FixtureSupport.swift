@@ -1,4 +1,5 @@
 import Foundation
+import ModelFormats
 import XCTest
 @testable import Tokenizers
 
@@ -72,4 +73,20 @@ func assertMatchesReference(_ tokenizer: Tokenizer, _ expected: ExpectedFile,
         if ok { matching += 1 }
     }
     return matching
+}
+
+extension XCTestCase {
+    /// Each `bad-gguf/<name>.gguf` fixture fails to load with one line that names the file and
+    /// contains its phrase.
+    func assertBrokenGGUFs(_ cases: [String: String], file: StaticString = #filePath, line: UInt = #line) throws {
+        for (name, phrase) in cases {
+            let url = try Fixtures.url("bad-gguf/\(name).gguf")
+            XCTAssertThrowsError(try Tokenizer(gguf: GGUFFile(url: url)), name, file: file, line: line) { error in
+                let message = "\(error)"
+                XCTAssertTrue(message.hasPrefix(url.path), message, file: file, line: line)
+                XCTAssertTrue(message.contains(phrase), "\(name): \(message)", file: file, line: line)
+                XCTAssertFalse(message.contains("\n"), message, file: file, line: line)
+            }
+        }
+    }
 }

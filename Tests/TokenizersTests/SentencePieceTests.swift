@@ -68,15 +68,7 @@ final class SentencePieceTests: XCTestCase {
             "spm-no-byte-tokens": "lacks the byte token <0x41>",
             "spm-score-count": "tokenizer.ggml.scores has 10 entries",
         ]
-        for (name, phrase) in cases {
-            let url = try Fixtures.url("bad-gguf/\(name).gguf")
-            XCTAssertThrowsError(try Tokenizer(gguf: GGUFFile(url: url)), name) { error in
-                let message = "\(error)"
-                XCTAssertTrue(message.hasPrefix(url.path), message)
-                XCTAssertTrue(message.contains(phrase), "\(name): \(message)")
-                XCTAssertFalse(message.contains("\n"), message)
-            }
-        }
+        try assertBrokenGGUFs(cases)
     }
 
     func testBrokenTokenizerJSONIsNamed() throws {
