@@ -48,6 +48,6 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RunStore", "Reports", "Probe", "LogicTasks"]),
         // Runs the built `qkprobe` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "RunStore", "Reports"]),
+        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "Transformer", "RunStore", "Reports"]),
     ]
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """HF config.json fixtures for ModelConfig, with the expected values read from transformers itself.
 
-Writes Tests/ModelFormatsTests/Fixtures/configs/<case>/config.json and configs/expected.json.
+Writes Tests/TransformerTests/Fixtures/configs/<case>/config.json and configs/expected.json.
 Each case is a config.json as transformers saves it (from a configuration class) or a minimal
 hand-written one that relies on the class defaults. The expected hyper-parameters come from the
 model transformers builds from that file (on the meta device, so no weights are allocated):
@@ -41,8 +41,9 @@ SAVED = {
         vocab_size=128, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, head_dim=32, rope_theta=1e6, tie_word_embeddings=True,
         architectures=["Qwen3ForCausalLM"]),
-    "gpt2": GPT2Config(vocab_size=128, n_positions=64, n_embd=32, n_layer=2, n_head=4,
-                       architectures=["GPT2LMHeadModel"]),
+    # GPT2Config's default bos/eos id 50256 lies outside this vocabulary, which qkprobe refuses.
+    "gpt2": GPT2Config(vocab_size=128, n_positions=64, n_embd=32, n_layer=2, n_head=4, bos_token_id=127,
+                       eos_token_id=127, architectures=["GPT2LMHeadModel"]),
 }
 
 # Hand-written: only what each class cannot default, so the defaults are what is tested.
@@ -99,11 +100,13 @@ def expected(folder: str, case: str) -> dict:
         "contextLength": config.max_position_embeddings, "normEps": layer.input_layernorm.variance_epsilon,
         "ropeTheta": float(model.model.rotary_emb.config.rope_parameters["rope_theta"]),
         "tieWordEmbeddings": tied, "attentionBias": attention.q_proj.bias is not None,
+        # Mistral's window (Qwen's applies only with use_sliding_window, which qkprobe refuses).
+        "slidingWindow": config.sliding_window if family == "llama" and config.model_type == "mistral" else None,
     }
 
 
 def main() -> None:
-    out = sys.argv[1] if len(sys.argv) > 1 else "Tests/ModelFormatsTests/Fixtures/configs"
+    out = sys.argv[1] if len(sys.argv) > 1 else "Tests/TransformerTests/Fixtures/configs"
     if os.path.isdir(out):
         shutil.rmtree(out)
     results = {}

@@ -6,12 +6,14 @@ Writes into Tests/ModelFormatsTests/Fixtures/gguf/:
                        metadata value of every GGUF value type (nested arrays included)
   quants.f32           the expected float32 values of every tensor, concatenated, little-endian
   aligned64_v2.gguf    GGUF version 2 with general.alignment = 64 (same layout rules otherwise)
-  arch-*.gguf          hyper-parameters of each supported architecture, written with GGUFWriter's
-                       own add_* methods (so gguf-py decides the key names), and the ModelConfig
-                       qkprobe should read from them
   manifest.json        per file: version, alignment, data offset, metadata (type and value),
                        per tensor: name, ggml type, PyTorch-order shape, data offset, and where its
                        expected values lie in the .f32 file (or their SHA-256 for big tensors)
+
+and into Tests/TransformerTests/Fixtures/gguf-configs/ (read by the model families, Transformer):
+  arch-*.gguf          hyper-parameters of each supported architecture, written with GGUFWriter's
+                       own add_* methods (so gguf-py decides the key names)
+  expected.json        the ModelConfig qkprobe should read from each
 
 Types gguf-py can quantise (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, BF16) are quantised from seeded random
 floats; for the K-quants (Q4_K, Q5_K, Q6_K), which gguf-py cannot quantise, the blocks are random
@@ -262,8 +264,14 @@ def main() -> None:
     described = describe(v2_path, None, arch + [("general.alignment", V.UINT32, 64, None)])
     manifest["aligned64_v2.gguf"] = described
 
-    manifest["configs"] = {f"arch-{arch}.gguf": write_architecture(os.path.join(out, f"arch-{arch}.gguf"), arch, p)
-                           for arch, p in ARCHITECTURES.items()}
+    config_out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "TransformerTests",
+                              "Fixtures", "gguf-configs")
+    os.makedirs(config_out, exist_ok=True)
+    configs = {f"arch-{arch}.gguf": write_architecture(os.path.join(config_out, f"arch-{arch}.gguf"), arch, p)
+               for arch, p in ARCHITECTURES.items()}
+    with open(os.path.join(config_out, "expected.json"), "w") as f:
+        json.dump(configs, f, indent=1, ensure_ascii=False)
+        f.write("\n")
 
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, ensure_ascii=False)

@@ -3,6 +3,7 @@
 
     python3 reference/make_runtime_fixtures.py            # tiny models and the default model
     python3 reference/make_runtime_fixtures.py --tiny     # tiny models only
+    python3 reference/make_runtime_fixtures.py --only tiny-llama3-rope   # some tiny models only
 
 Writes under Tests/TransformerTests/Fixtures/:
 
@@ -11,7 +12,8 @@ Writes under Tests/TransformerTests/Fixtures/:
                                    row permutation): logits, q/k/v, greedy tokens.
   chat_templates.json              chat templates and what transformers' apply_chat_template renders
                                    for one user message (the default model's when its file is present).
-  tiny-<family>/                   random-weight models made here with a fixed seed, as an HF folder
+  tiny-<family>/                   random-weight models made here (tiny-*-rope: scaled rotary
+                                   embeddings, llama3 / linear / yarn) with a fixed seed, as an HF folder
                                    (config.json, model.safetensors, tokenizer.json) plus
                                    reference.{json,bin}, and the same model as a float32 GGUF
                                    file (model.gguf) laid out as llama.cpp's converter does
@@ -259,6 +261,20 @@ def tiny_configs(vocab_size):
         "tiny-qwen3": transformers.Qwen3Config(
             **common, num_key_value_heads=2, head_dim=32, vocab_size=vocab_size, rms_norm_eps=1e-6,
             rope_theta=1000000.0, tie_word_embeddings=True),
+        # Scaled rotary embeddings, one layer each. The original context (32) is shorter than the
+        # second prompt, and the head size (16) gives frequencies in every regime of each scaling.
+        "tiny-llama3-rope": transformers.LlamaConfig(
+            **dict(common, num_hidden_layers=1), num_key_value_heads=2, vocab_size=vocab_size, rms_norm_eps=1e-5,
+            rope_parameters=dict(rope_type="llama3", rope_theta=10000.0, factor=8.0, low_freq_factor=1.0,
+                                 high_freq_factor=4.0, original_max_position_embeddings=32),
+            tie_word_embeddings=False),
+        "tiny-llama-linear-rope": transformers.LlamaConfig(
+            **dict(common, num_hidden_layers=1), num_key_value_heads=2, vocab_size=vocab_size, rms_norm_eps=1e-5,
+            rope_parameters=dict(rope_type="linear", rope_theta=10000.0, factor=2.0), tie_word_embeddings=True),
+        "tiny-qwen2-yarn-rope": transformers.Qwen2Config(
+            **dict(common, num_hidden_layers=1), num_key_value_heads=2, vocab_size=vocab_size, rms_norm_eps=1e-6,
+            rope_parameters=dict(rope_type="yarn", rope_theta=10000.0, factor=4.0, original_max_position_embeddings=32),
+            tie_word_embeddings=True),
         "tiny-gpt2": transformers.GPT2Config(
             n_embd=64, n_layer=2, n_head=4, n_inner=None, n_positions=128, vocab_size=vocab_size,
             activation_function="gelu_new", layer_norm_epsilon=1e-5, bos_token_id=0, eos_token_id=0),
@@ -298,6 +314,26 @@ def llama_gguf_permute(weights, n_heads):
             .swapaxes(1, 2).reshape(weights.shape))
 
 
+def llama3_rope_divisors(parameters, head_dim):
+    """Llama 3 scaling as llama.cpp's converter stores it: one divisor per rotary frequency
+    (the tensor rope_freqs.weight), computed in Python floats from float32 frequencies."""
+    base, factor = parameters["rope_theta"], parameters["factor"]
+    low, high = parameters["low_freq_factor"], parameters["high_freq_factor"]
+    original = parameters["original_max_position_embeddings"]
+    frequencies = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    divisors = []
+    for frequency in frequencies.tolist():
+        wavelength = 2 * math.pi / frequency
+        if wavelength < original / high:
+            divisors.append(1.0)
+        elif wavelength > original / low:
+            divisors.append(factor)
+        else:
+            smooth = (original / wavelength - low) / (high - low)
+            divisors.append(1 / ((1 - smooth) / factor + smooth))
+    return torch.tensor(divisors, dtype=torch.float32)
+
+
 def write_gguf(model, tokenizer, path):
     """A tiny model as a float32 GGUF file laid out as llama.cpp's converter writes it: Llama's
     Q/K rows permuted, GPT-2's Conv1D weights transposed to [out, in], names from gguf-py."""
@@ -325,6 +361,14 @@ def write_gguf(model, tokenizer, path):
         writer.add_value_length(head_dim)
         writer.add_rope_freq_base(config.rope_parameters["rope_theta"])
         writer.add_rope_dimension_count(head_dim)
+        scaling = config.rope_parameters
+        if scaling.get("rope_type") == "linear":
+            writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+            writer.add_rope_scaling_factor(scaling["factor"])
+        elif scaling.get("rope_type") == "yarn":
+            writer.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+            writer.add_rope_scaling_factor(scaling["factor"])
+            writer.add_rope_scaling_orig_ctx_len(scaling["original_max_position_embeddings"])
         writer.add_layer_norm_rms_eps(config.rms_norm_eps)
     writer.add_vocab_size(config.vocab_size)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
@@ -361,6 +405,8 @@ def write_gguf(model, tokenizer, path):
     else:
         base = model.model
         tensor("token_embd.weight", base.embed_tokens.weight)
+        if config.rope_parameters.get("rope_type") == "llama3":
+            tensor("rope_freqs.weight", llama3_rope_divisors(config.rope_parameters, head_dim))
         for i, layer in enumerate(base.layers):
             attn, mlp = layer.self_attn, layer.mlp
             q, k = attn.q_proj.weight, attn.k_proj.weight
@@ -391,11 +437,13 @@ def write_gguf(model, tokenizer, path):
     writer.close()
 
 
-def make_tiny_fixtures():
+def make_tiny_fixtures(only=None):
     tokenizer = make_tokenizer(vocab_size=300)
     vocab_size = tokenizer.get_vocab_size()
     prompts = [tokenizer.encode(text).ids for text in TINY_PROMPTS]
     for name, config in tiny_configs(vocab_size).items():
+        if only and name not in only:
+            continue
         directory = FIXTURES / name
         directory.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(SEED)
@@ -421,7 +469,8 @@ def make_tiny_fixtures():
         # transformers reads the GGUF back (undoing Llama's permutation): it must be the same model.
         # (Its GGUF loader ignores Qwen3's head size, so the tiny Qwen3 cannot be read back.)
         # (Its GPT-2 reader takes the position table's size from a key llama.cpp does not write.)
-        if name != "tiny-qwen3":
+        # (Nor does it read rotary scaling, so the scaled models are not read back either.)
+        if name in ("tiny-llama", "tiny-qwen2", "tiny-gpt2"):
             overrides = {"n_positions": config.n_positions} if name == "tiny-gpt2" else {}
             reread = AutoModelForCausalLM.from_pretrained(directory, gguf_file=gguf_path.name,
                                                           dtype=torch.float32, **overrides).eval()
@@ -479,8 +528,11 @@ def make_chat_fixture():
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="only the tiny random-weight models")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="only these tiny models (implies --tiny)")
     args = parser.parse_args()
-    make_tiny_fixtures()
+    make_tiny_fixtures(args.only)
+    if args.only:
+        return
     if not args.tiny:
         make_default_model_fixture()
     make_chat_fixture()

@@ -63,18 +63,6 @@ public enum ModelLocation: Sendable, Equatable {
         return head.elementsEqual(GGUFFile.magic)
     }
 
-    /// Opens the weights and reads the configuration.
-    public func open() throws -> OpenedModel {
-        switch self {
-        case .gguf(let url):
-            let gguf = try GGUFFile(url: url)
-            return OpenedModel(location: self, config: try ModelConfig(gguf: gguf), weights: gguf)
-        case .huggingFaceFolder(let url):
-            let config = try ModelConfig(configJSON: url.appendingPathComponent(Self.configFileName))
-            return OpenedModel(location: self, config: config, weights: try SafetensorsCheckpoint(url: url))
-        }
-    }
-
     /// The files that make up the model, sorted by name: the GGUF file, or the folder's config,
     /// tokenizer, index and weight files.
     public func files() throws -> [URL] {
@@ -99,32 +87,5 @@ public enum ModelLocation: Sendable, Equatable {
             let listing = try files().map { "\(try FileDigest.sha256(of: $0))  \($0.lastPathComponent)\n" }.joined()
             return Data(listing.utf8).withUnsafeBytes { FileDigest.sha256(of: $0) }
         }
-    }
-}
-
-/// A model's weights and configuration, opened from a `ModelLocation`.
-public struct OpenedModel {
-    public let location: ModelLocation
-    public let config: ModelConfig
-    /// A `GGUFFile` or a `SafetensorsCheckpoint`.
-    public let weights: any WeightSource
-
-    /// The GGUF file, whose metadata also holds the tokenizer; nil for a model folder.
-    public var gguf: GGUFFile? { weights as? GGUFFile }
-
-    /// The folder's `tokenizer.json`; nil for a GGUF file.
-    public var tokenizerJSON: URL? {
-        if case .huggingFaceFolder(let url) = location { url.appendingPathComponent(ModelLocation.tokenizerFileName) } else { nil }
-    }
-
-    public init(location: ModelLocation, config: ModelConfig, weights: any WeightSource) {
-        self.location = location
-        self.config = config
-        self.weights = weights
-    }
-
-    /// Opens what `path` points at.
-    public static func open(path: String) throws -> OpenedModel {
-        try ModelLocation(path: path).open()
     }
 }

@@ -13,6 +13,11 @@ public struct Tokenizer: Sendable {
     public let eosTokenID: Int?
     /// One more than the largest token id.
     public let vocabSize: Int
+    /// Token ids at or beyond this are refused as absurd (the largest released vocabularies hold
+    /// about 2^18 tokens); it matches the model configuration's limit.
+    public static let largestVocabulary = 1 << 24
+    /// The file the tokenizer was read from, for messages.
+    public let source: String
     /// Whether `encode` puts the BOS token first (with `addSpecialTokens`).
     public var addsBOSToken: Bool { bosTokenID.map { postProcessor.prefix.first == $0 } ?? false }
 
@@ -79,6 +84,15 @@ public struct Tokenizer: Sendable {
         }
         let largestID = max(model.tokens.keys.max() ?? -1, addedTokens.map(\.id).max() ?? -1)
         self.vocabSize = largestID + 1
+        self.source = source
+    }
+
+    /// Every token id must be one the model has a row for: a tokenizer that makes larger ids
+    /// belongs to another model (or its file is broken).
+    public func checkFits(modelVocabularySize: Int, modelPath: String) throws {
+        guard vocabSize <= modelVocabularySize else {
+            throw TokenizerError(source, "token id \(vocabSize - 1) is outside the model's vocabulary of \(modelVocabularySize) (\(modelPath))")
+        }
     }
 
     // MARK: Encoding

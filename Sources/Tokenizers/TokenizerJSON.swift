@@ -29,7 +29,14 @@ extension Tokenizer {
         let vocabulary = try file.object(model["vocab"], "model.vocab")
         let tokens = try vocabulary.map { entry -> (String, Int) in
             guard let id = entry.value as? Int else { throw file.error("model.vocab[\"\(entry.key)\"] is not an integer") }
+            guard (0 ..< Tokenizer.largestVocabulary).contains(id) else {
+                throw file.error("model.vocab[\"\(entry.key)\"] has id \(id), outside 0..<\(Tokenizer.largestVocabulary)")
+            }
             return (entry.key, id)
+        }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }
+        // Two tokens with one id would make decoding ambiguous; Hugging Face keeps one silently.
+        for (first, second) in zip(tokens, tokens.dropFirst()) where first.1 == second.1 {
+            throw file.error("model.vocab gives id \(first.1) to both \"\(first.0)\" and \"\(second.0)\"")
         }
         let normalizer = try file.normalizer(root["normalizer"])
         let preTokenizerJSON = root["pre_tokenizer"].flatMap { $0 is NSNull ? nil : $0 }
@@ -161,6 +168,9 @@ private struct JSONFile {
     func addedToken(_ object: [String: Any], index: Int) throws -> AddedToken {
         guard let id = object["id"] as? Int, id >= 0, let content = object["content"] as? String else {
             throw error("added_tokens[\(index)] needs an id and a content")
+        }
+        guard id < Tokenizer.largestVocabulary else {
+            throw error("added_tokens[\(index)] (\"\(content)\") has id \(id), outside 0..<\(Tokenizer.largestVocabulary)")
         }
         let special = object["special"] as? Bool ?? false
         return AddedToken(id: id, content: content, special: special,

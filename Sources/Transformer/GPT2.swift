@@ -1,5 +1,9 @@
 import ModelFormats
 
+extension ArchitectureFamily {
+    public static let gpt2 = ArchitectureFamily(rawValue: "gpt2")
+}
+
 /// GPT-2: learned absolute positions added to the token embedding, LayerNorm with biases, one fused
 /// q/k/v projection, a GELU MLP, and an LM head tied to the token embedding. Each block is
 ///
@@ -8,7 +12,65 @@ import ModelFormats
 ///
 /// HF stores these projections as `Conv1D`, weight [in, out]; llama.cpp's converter transposes them
 /// to the [out, in] of a linear layer, which is what the shared forward pass uses.
-enum GPT2Family {
+enum GPT2Family: ModelFamily {
+    static let architecture = ArchitectureFamily.gpt2
+    static let summary = "GPT-2"
+    static let modelTypes = ["gpt2"]
+    static let huggingFaceClasses = ["GPT2LMHeadModel"]
+    static let ggufArchitectures = ["gpt2"]
+    static let capabilities = ModelCapabilities(
+        positions: .learned, norm: .layer, activation: .geluTanh, biases: .all, queryKeyNorm: false,
+        slidingWindow: false, ropeScalings: [])
+
+    static func config(gguf: GGUFMetadata) throws -> ModelConfig {
+        try gguf.standardConfig(architecture, normEpsKey: "attention.layer_norm_epsilon", rotary: false)
+    }
+
+    /// transformers' GPT2Config: `n_*` keys; the LM head is always tied to the token embedding.
+    static func config(huggingFace json: HFConfig, name: String) throws -> ModelConfig {
+        // gelu_new and gelu_pytorch_tanh are the same tanh approximation.
+        try json.requireActivation("activation_function", default: "gelu_new", accepted: ["gelu_new", "gelu_pytorch_tanh"])
+        for key in ["scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"] {
+            if try json.optionalBool(key) == true { throw ModelFormatError(json.path, "\(key) true is not supported") }
+        }
+        if try json.optionalBool("scale_attn_weights") == false {
+            throw ModelFormatError(json.path, "scale_attn_weights false (unscaled attention) is not supported")
+        }
+        let keys = ConfigKeyNames(
+            layers: "n_layer", width: "n_embd", heads: "n_head", kvHeads: "n_head", headWidth: "n_embd / n_head",
+            feedForward: "n_inner", vocabulary: "vocab_size", context: "n_positions", normEps: "layer_norm_epsilon",
+            ropeTheta: "none", ropeScaling: "none", slidingWindow: "none")
+        let dModel = try json.int("n_embd")
+        let nHeads = try json.int("n_head")
+        guard nHeads > 0 else { throw ModelFormatError(json.path, "n_head is \(nHeads), must be positive") }
+        guard dModel % nHeads == 0 else {
+            throw ModelFormatError(json.path, "n_embd \(dModel) is not a multiple of n_head \(nHeads)")
+        }
+        return try ModelConfig(
+            architecture: architecture, name: name,
+            nLayers: try json.int("n_layer"), dModel: dModel,
+            nHeads: nHeads, nKVHeads: nHeads, dHead: dModel / nHeads,
+            dFF: try json.optionalInt("n_inner") ?? 4 * dModel,
+            vocabSize: try json.int("vocab_size"),
+            contextLength: try json.int("n_positions"),
+            normEps: try json.optionalFloat("layer_norm_epsilon") ?? 1e-5,
+            ropeTheta: 0,
+            tieWordEmbeddings: true,
+            attentionBias: true).validated(path: json.path, keys: keys)
+    }
+
+    static func globalTensors(_ config: ModelConfig, gguf: Bool, source: any WeightSource) -> [(String, [Int])] {
+        let names = TensorNames(gguf: gguf, source: source)
+        var tensors = [(names.tokenEmbedding, [config.vocabSize, config.dModel]),
+                       (names.positionEmbedding, [config.contextLength, config.dModel]), (names.finalNorm, [config.dModel])]
+        if !config.tieWordEmbeddings { tensors.append((names.lmHead, [config.vocabSize, config.dModel])) }
+        return tensors
+    }
+
+    static func layerTensor(_ layer: Int, _ config: ModelConfig, gguf: Bool, source: any WeightSource) -> (String, [Int]) {
+        (TensorNames(gguf: gguf, source: source).layer(layer, .attentionNorm), [config.dModel])
+    }
+
     static func load(_ reader: WeightReader, config: ModelConfig) throws -> ModelWeights {
         let names = TensorNames(reader: reader)
         let d = config.dModel, dFF = config.dFF
@@ -54,8 +116,12 @@ enum GPT2Family {
         let prefix: String
 
         init(reader: WeightReader) {
-            gguf = reader.isGGUF
-            prefix = reader.contains("transformer.wte.weight") ? "transformer." : ""
+            self.init(gguf: reader.isGGUF, source: reader.source)
+        }
+
+        init(gguf: Bool, source: any WeightSource) {
+            self.gguf = gguf
+            prefix = source.shape(of: "transformer.wte.weight") != nil ? "transformer." : ""
         }
 
         enum Part { case attentionNorm, queryKeyValue, output, mlpNorm, up, down }

@@ -1,6 +1,11 @@
+import Foundation
 import ModelFormats
 
-/// Llama-like decoders: Llama 2 and 3, Mistral, SmolLM2; Qwen2 and Qwen3 are variants of it
+extension ArchitectureFamily {
+    public static let llama = ArchitectureFamily(rawValue: "llama")
+}
+
+/// Llama-like decoders: Llama 2 and 3, Mistral, SmolLM2; Qwen2 and Qwen3 reuse its block
 /// (Qwen2.swift, Qwen3.swift). Each block is
 ///
 ///     h = x + o_proj(attention(rope(q_proj(a)), rope(k_proj(a)), v_proj(a))),  a = rms_norm(x)
@@ -8,7 +13,99 @@ import ModelFormats
 ///
 /// with grouped-query attention (n_kv_heads ≤ n_heads) and rotary embedding in HF's half-split
 /// layout. The LM head is `lm_head` (GGUF `output`), or the token embedding when tied.
-enum LlamaFamily {
+enum LlamaFamily: ModelFamily {
+    static let architecture = ArchitectureFamily.llama
+    static let summary = "Llama 2 and 3.x, Mistral, SmolLM2"
+    static let modelTypes = ["llama", "mistral"]
+    static let huggingFaceClasses = ["LlamaForCausalLM", "MistralForCausalLM"]
+    static let ggufArchitectures = ["llama"]
+    static let capabilities = ModelCapabilities(
+        positions: .rotary, norm: .rms, activation: .gatedSiLU, biases: .setting, queryKeyNorm: false,
+        slidingWindow: true, ropeScalings: ["linear", "llama3", "yarn"])
+
+    static func config(gguf: GGUFMetadata) throws -> ModelConfig {
+        try gguf.standardConfig(architecture, normEpsKey: "attention.layer_norm_rms_epsilon", rotary: true)
+    }
+
+    /// transformers' LlamaConfig and MistralConfig: the keys, their defaults, and what the runtime
+    /// does not compute refused by name.
+    static func config(huggingFace json: HFConfig, name: String) throws -> ModelConfig {
+        let mistral = try json.optionalString("model_type") == "mistral"
+            || (json.object["architectures"] as? [String])?.contains("MistralForCausalLM") == true
+        try refuseLayerTypes(json)
+        if try json.optionalBool("mlp_bias") == true {
+            throw ModelFormatError(json.path, "mlp_bias true (biases on the MLP projections) is not supported")
+        }
+        // MistralConfig attends over a sliding window of 4096 unless `sliding_window` is null.
+        var window: Int?
+        if mistral { window = json.object.keys.contains("sliding_window") ? try json.optionalInt("sliding_window") : 4096 }
+        return try huggingFaceConfig(json, name: name, architecture: architecture, ropeScalings: capabilities.ropeScalings, defaultHeadDim: nil,
+                                     defaultContext: mistral ? 4096 * 32 : 2048, attentionBias: nil, slidingWindow: window)
+    }
+
+    /// The keys Llama, Qwen2 and Qwen3 configs share. `defaultHeadDim` nil: d_model / n_heads;
+    /// `attentionBias` nil: the `attention_bias` setting (default false).
+    static func huggingFaceConfig(_ json: HFConfig, name: String, architecture: ArchitectureFamily, ropeScalings: [String], defaultHeadDim: Int?,
+                                  defaultContext: Int, attentionBias: Bool?, slidingWindow: Int?) throws -> ModelConfig {
+        let keys = ConfigKeyNames.huggingFace
+        try json.requireActivation("hidden_act", default: "silu", accepted: ["silu"])
+        try json.refusePartialRotary()
+        let dModel = try json.int("hidden_size")
+        let nHeads = try json.int("num_attention_heads")
+        guard nHeads > 0 else { throw ModelFormatError(json.path, "num_attention_heads is \(nHeads), must be positive") }
+        var config = ModelConfig(
+            architecture: architecture, name: name,
+            nLayers: try json.int("num_hidden_layers"),
+            dModel: dModel, nHeads: nHeads,
+            nKVHeads: try json.optionalInt("num_key_value_heads") ?? nHeads,
+            dHead: try json.optionalInt("head_dim") ?? defaultHeadDim ?? dModel / nHeads,
+            dFF: try json.int("intermediate_size"),
+            vocabSize: try json.int("vocab_size"),
+            contextLength: try json.optionalInt("max_position_embeddings") ?? defaultContext,
+            normEps: try json.optionalFloat("rms_norm_eps") ?? 1e-6,
+            ropeTheta: try json.ropeTheta() ?? 10000,
+            tieWordEmbeddings: try json.optionalBool("tie_word_embeddings") ?? false,
+            attentionBias: try attentionBias ?? json.optionalBool("attention_bias") ?? false,
+            slidingWindow: slidingWindow)
+        config = try config.validated(path: json.path, keys: keys)
+        config.ropeScaling = try json.ropeScaling(contextLength: config.contextLength, supported: ropeScalings)
+        try config.validatedRotary(path: json.path, keys: keys)
+        return config
+    }
+
+    /// Qwen2's and Qwen3's `use_sliding_window` puts a window on some layers only; refused until
+    /// per-layer windows are computed.
+    static func refuseLayerSlidingWindow(_ json: HFConfig) throws {
+        if try json.optionalBool("use_sliding_window") == true {
+            throw ModelFormatError(json.path, "use_sliding_window true (a sliding window on some layers) is not supported")
+        }
+        try refuseLayerTypes(json)
+    }
+
+    /// `layer_types` other than full attention (sliding or chunked layers) are not computed.
+    static func refuseLayerTypes(_ json: HFConfig) throws {
+        guard let raw = json.object["layer_types"], !(raw is NSNull) else { return }
+        guard let types = raw as? [String] else { throw ModelFormatError(json.path, "key layer_types is \(raw), expected a list of strings") }
+        if let other = types.first(where: { $0 != "full_attention" }) {
+            throw ModelFormatError(json.path, "layer_types \(other) is not supported (only full_attention layers)")
+        }
+    }
+
+    static func globalTensors(_ config: ModelConfig, gguf: Bool, source: any WeightSource) -> [(String, [Int])] {
+        let names = TensorNames(gguf: gguf)
+        var tensors = [(names.tokenEmbedding, [config.vocabSize, config.dModel]), (names.finalNorm, [config.dModel])]
+        if !config.tieWordEmbeddings { tensors.append((names.lmHead, [config.vocabSize, config.dModel])) }
+        return tensors
+    }
+
+    static func layerTensor(_ layer: Int, _ config: ModelConfig, gguf: Bool, source: any WeightSource) -> (String, [Int]) {
+        (TensorNames(gguf: gguf).layer(layer, .query), [config.nHeads * config.dHead, config.dModel])
+    }
+
+    static func load(_ reader: WeightReader, config: ModelConfig) throws -> ModelWeights {
+        try load(reader, config: config, variant: llama(config))
+    }
+
     /// What sets a member of the family apart from Llama itself.
     struct Variant {
         /// q, k and v projections carry biases.

@@ -21,31 +21,34 @@ public struct Transformer: Sendable {
     /// The model file or folder, for messages and records.
     public let path: String
     let weights: ModelWeights
-    /// nil for GPT-2, which has learned positions instead.
+    /// What the family's forward pass computes (rotary or learned positions, norms, ...).
+    public let capabilities: ModelCapabilities
+    /// nil for families with learned positions instead.
     let rotary: RotaryEmbedding?
     let attention: CausalAttention
 
     /// Builds the model from a file's tensors, dequantised once to float32. Every tensor is checked
     /// against the shape `config` implies; a missing or mis-shaped one is an error naming it.
     public init(weights source: any WeightSource, config: ModelConfig) throws {
-        if config.architecture == .gpt2 {
-            rotary = nil
+        guard let family = ModelFamilies.family(config.architecture) else {
+            throw ModelFormatError(source.path, "unknown model family \(config.architecture)")
+        }
+        capabilities = family.capabilities
+        if family.capabilities.hasRotaryEmbedding {
+            try config.validatedRotary(path: source.path, keys: .huggingFace)
+            var divisors: [Float]?
+            if config.ropeScaling == .frequencyDivisors {
+                divisors = try WeightReader(source: source).vector("rope_freqs.weight", count: config.dHead / 2)
+                if let bad = divisors!.first(where: { !($0.isFinite && $0 > 0) }) {
+                    throw ModelFormatError(source.path, "tensor rope_freqs.weight holds \(bad); rotary divisors must be positive")
+                }
+            }
+            rotary = RotaryEmbedding(theta: config.ropeTheta, headDim: config.dHead, scaling: config.ropeScaling,
+                                     frequencyDivisors: divisors)
         } else {
-            guard config.dHead % 2 == 0 else {
-                throw ModelFormatError(source.path, "head size \(config.dHead) is odd; rotary embedding needs pairs")
-            }
-            guard config.ropeTheta.isFinite, config.ropeTheta > 1 else {
-                throw ModelFormatError(source.path, "rotary base \(config.ropeTheta) must be above 1")
-            }
-            rotary = RotaryEmbedding(theta: config.ropeTheta, headDim: config.dHead)
+            rotary = nil
         }
-        let reader = WeightReader(source: source)
-        switch config.architecture {
-        case .llama: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.llama(config))
-        case .qwen2: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen2(config))
-        case .qwen3: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen3(config))
-        case .gpt2: weights = try GPT2Family.load(reader, config: config)
-        }
+        weights = try family.load(WeightReader(source: source), config)
         self.config = config
         path = source.path
         attention = CausalAttention(heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.dHead,
@@ -90,7 +93,7 @@ extension Transformer {
     /// Every hook of this model, in forward-pass order.
     public var hookNames: [HookName] {
         var names = [HookName(.embed)]
-        if config.architecture == .gpt2 { names.append(HookName(.positionEmbed)) }
+        if capabilities.positions == .learned { names.append(HookName(.positionEmbed)) }
         let perLayer = HookPoint.allCases.filter { point in
             point.isPerLayer && (rotary != nil || (point != .rotatedQuery && point != .rotatedKey))
         }
@@ -147,7 +150,7 @@ extension Transformer {
     public func forwardFLOPs(tokens: Int, cached: Int = 0, logitRows: Int = 1) -> Double {
         let c = config
         let qDim = c.nHeads * c.dHead, kvDim = c.nKVHeads * c.dHead
-        let mlpWeights = c.architecture == .gpt2 ? 2 * c.dFF * c.dModel : 3 * c.dFF * c.dModel
+        let mlpWeights = (capabilities.activation == .gatedSiLU ? 3 : 2) * c.dFF * c.dModel
         let layerWeights = Double(c.dModel * (qDim + 2 * kvDim) + qDim * c.dModel + mlpWeights)
         let visibleKeys = Double(tokens) * Double(cached) + Double(tokens) * Double(tokens + 1) / 2
         let attention = 4 * Double(c.dHead * c.nHeads) * visibleKeys

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import ModelFormats
+import Tokenizers
+import Transformer
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,6 +54,10 @@ struct ModelReport: Encodable {
     var nLayers, dModel, nHeads, nKVHeads, dHead, dFF, vocabSize, contextLength: Int
     var normEps, ropeTheta: Float
     var tieWordEmbeddings, attentionBias: Bool
+    /// `rotary` or `learned`; the rotary scaling type (`llama3`, `linear`, `yarn`) or nil; the sliding window or nil.
+    var positions: String
+    var ropeScaling: String?
+    var slidingWindow: Int?
     var tensorCount: Int
     var tensorsByType: [String: Int]
     var parameterCount: Int
@@ -63,6 +69,7 @@ struct ModelReport: Encodable {
         case nKVHeads = "n_kv_heads", dHead = "d_head", dFF = "d_ff", vocabSize = "vocab_size"
         case contextLength = "context_length", normEps = "norm_eps", ropeTheta = "rope_theta"
         case tieWordEmbeddings = "tie_word_embeddings", attentionBias = "attention_bias"
+        case positions, ropeScaling = "rope_scaling", slidingWindow = "sliding_window"
         case tensorCount = "tensor_count", tensorsByType = "tensors_by_type", parameterCount = "parameter_count"
     }
 
@@ -78,6 +85,12 @@ struct ModelReport: Encodable {
         (dHead, dFF, vocabSize, contextLength) = (config.dHead, config.dFF, config.vocabSize, config.contextLength)
         (normEps, ropeTheta) = (config.normEps, config.ropeTheta)
         (tieWordEmbeddings, attentionBias) = (config.tieWordEmbeddings, config.attentionBias)
+        positions = opened.capabilities?.positions.rawValue ?? "unknown"
+        ropeScaling = config.ropeScaling?.typeName
+        slidingWindow = config.slidingWindow
+        // The tokenizer is read as every other command reads it, so a broken one is reported here too.
+        let readTokenizer = try opened.gguf.map { try Tokenizer(gguf: $0) } ?? Tokenizer(folder: location.url)
+        try readTokenizer.checkFits(modelVocabularySize: config.vocabSize, modelPath: location.url.path)
 
         let names = opened.weights.tensorNames
         tensorCount = names.count
@@ -138,7 +151,9 @@ struct ModelReport: Encodable {
             ("vocabulary", "\(vocabSize)"),
             ("context", "\(contextLength)"),
             ("norm eps", "\(normEps)"),
-            ("rope theta", architecture == "gpt2" ? "none (learned positions)" : "\(ropeTheta)"),
+            ("positions", positions == "learned" ? "learned (no rotary embedding)"
+                : "rotary, theta \(ropeTheta)" + (ropeScaling.map { ", \($0) scaling" } ?? "")),
+            ("sliding window", slidingWindow.map { "\($0) tokens" } ?? "none"),
             ("tied embeddings", tieWordEmbeddings ? "yes" : "no"),
             ("q/k/v biases", attentionBias ? "yes" : "no"),
             ("tensors", "\(tensorCount) (\(types)), \(parameterCount) parameters"),

@@ -19,6 +19,7 @@ struct LoadedModel {
         } else {
             tokenizer = try Tokenizer(folder: opened.location.url)
         }
+        try tokenizer.checkFits(modelVocabularySize: opened.config.vocabSize, modelPath: self.path)
         transformer = try Transformer(opened)
     }
 

@@ -97,8 +97,8 @@ struct ProbeCommand: ParsableCommand {
         // A resume reproduces the first run bit for bit only with its thread count, so it is the default.
         if let threads = threads ?? resumedThreadCount(outputURL) { Transformer.setThreadCount(threads) }
         let config = loaded.transformer.config
-        if rope == .post, config.architecture == .gpt2 {
-            throw ProbeError("\(loaded.path): GPT-2 has no rotary embedding, so there is no post-rotary q and k; use --rope pre")
+        if rope == .post, !loaded.transformer.capabilities.hasRotaryEmbedding {
+            throw ProbeError("\(loaded.path): \(config.architecture) has no rotary embedding (learned positions), so there is no post-rotary q and k; use --rope pre")
         }
         let prepared = try samples.map { sample in
             let prepared = try PreparedSample(sample, template: promptTemplate, tokenizer: loaded.tokenizer, optionPolicy: optionToken)

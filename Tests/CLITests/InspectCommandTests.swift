@@ -1,5 +1,6 @@
 import Foundation
 import ModelFormats
+import Transformer
 import XCTest
 
 final class InspectCommandTests: XCTestCase {
@@ -76,5 +77,37 @@ final class InspectCommandTests: XCTestCase {
         XCTAssertNotEqual(truncated.status, 0)
         XCTAssertTrue(truncated.stderr.hasPrefix("Error: \(broken.path): truncated"), truncated.stderr)
         XCTAssertEqual(truncated.stderr.split(separator: "\n").count, 1, truncated.stderr)
+    }
+
+    /// Malformed model metadata (more cases in TransformerTests.MalformedModelTests): inspect refuses
+    /// it with one line naming the file and the field, as every other command does.
+    func testMalformedMetadataIsRefusedByInspect() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = CLI.packageRoot.appendingPathComponent("Tests/TransformerTests/Fixtures/tiny-llama")
+        let cases: [(String, Any, String)] = [
+            ("num_attention_heads", 4_611_686_018_427_387_904, "num_attention_heads is 4611686018427387904"),
+            ("num_hidden_layers", 3, "missing tensor model.layers.2.self_attn.q_proj.weight"),
+            ("hidden_act", "gelu", "hidden_act gelu is not supported"),
+            ("rope_scaling", ["rope_type": "dynamic", "factor": 2.0], "rope_type dynamic"),
+            ("bos_token_id", 1_000_000_000, "bos_token_id 1000000000 is outside the vocabulary"),
+        ]
+        for (index, (key, value, problem)) in cases.enumerated() {
+            let folder = directory.appendingPathComponent("model-\(index)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for name in ["model.safetensors", "tokenizer.json"] {
+                try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+            }
+            var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent("config.json"))) as? [String: Any])
+            config[key] = value
+            let configURL = folder.appendingPathComponent("config.json")
+            try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+            let result = try CLI.run(["inspect", "--model", folder.path])
+            XCTAssertNotEqual(result.status, 0, key)
+            XCTAssertEqual(result.stdout, "", key)
+            XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+            XCTAssertTrue(result.stderr.hasPrefix("Error: \(folder.path)"), result.stderr)
+            XCTAssertTrue(result.stderr.contains(problem), result.stderr)
+        }
     }
 }

@@ -102,50 +102,6 @@ final class GGUFFixtureTests: XCTestCase {
         }
     }
 
-    /// Files whose hyper-parameters gguf-py's GGUFWriter wrote under its own key names.
-    func testConfigOfEveryArchitecture() throws {
-        let expected = try XCTUnwrap(loadJSONFixture("gguf/manifest.json")["configs"] as? [String: Any])
-        XCTAssertEqual(expected.count, ArchitectureFamily.allCases.count)
-        for (file, values) in expected {
-            let reference = try JSONDecoder().decode(ModelConfig.self, from: JSONSerialization.data(withJSONObject: values))
-            XCTAssertEqual(try ModelConfig(gguf: GGUFFile(url: fixtureURL("gguf/\(file)"))), reference, file)
-        }
-    }
-
-    func testConfigErrorsNameTheKey() throws {
-        typealias KV = GGUFBuilder.KeyValue
-        let complete: [KV] = [
-            .string("general.architecture", "llama"), .uint32("llama.block_count", 1), .uint32("llama.context_length", 8),
-            .uint32("llama.embedding_length", 8), .uint32("llama.feed_forward_length", 8),
-            .uint32("llama.attention.head_count", 2),
-            .init(key: "llama.attention.layer_norm_rms_epsilon", type: .float32, payload: Data([0xAC, 0xC5, 0x27, 0x37])),
-            .stringArray("tokenizer.ggml.tokens", ["a", "b"]),
-        ]
-        func without(_ key: String) -> [KV] { complete.filter { String(decoding: $0.key, as: UTF8.self) != key } }
-        let cases: [([KV], String)] = [
-            (without("general.architecture"), "missing metadata general.architecture"),
-            ([.string("general.architecture", "mamba")] + without("general.architecture"), "unsupported architecture mamba"),
-            (without("llama.block_count"), "missing metadata llama.block_count"),
-            (without("llama.attention.layer_norm_rms_epsilon"), "missing metadata llama.attention.layer_norm_rms_epsilon"),
-            (without("llama.block_count") + [.string("llama.block_count", "1")], "llama.block_count is string, expected an integer"),
-            (without("tokenizer.ggml.tokens"), "cannot tell the vocabulary size"),
-            (without("llama.attention.head_count") + [.uint32("llama.attention.head_count", 0)], "head_count is 0"),
-            (complete + [.uint32("llama.attention.head_count_kv", 3)], "not a multiple of the KV head count 3"),
-            (complete + [.string("llama.rope.scaling.type", "linear")], "rope scaling linear (llama.rope.scaling.type) is not supported"),
-        ]
-        for (keyValues, problem) in cases {
-            let url = try writeTemporary(GGUFBuilder(keyValues: keyValues).build(), name: "config.gguf")
-            defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
-            XCTAssertThrowsError(try ModelConfig(gguf: GGUFFile(url: url)), problem) { error in
-                XCTAssertEqual((error as? ModelFormatError)?.path, url.path)
-                XCTAssertTrue("\(error)".contains(problem), "\(error) does not mention \"\(problem)\"")
-            }
-        }
-        let url = try writeTemporary(GGUFBuilder(keyValues: complete).build(), name: "complete.gguf")
-        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
-        XCTAssertEqual(try ModelConfig(gguf: GGUFFile(url: url)).vocabSize, 2)
-    }
-
     func testTypeWithoutDecoderOpensButRefusesToDequantise() throws {
         // An IQ-type tensor: sizes are known, values are not decodable here.
         let bytes = GGUFBuilder(tensors: [.init(name: "iq", dims: [256], type: GGMLType.iq4_XS.rawValue,

@@ -139,6 +139,22 @@ final class TokenizerJSONErrorTests: XCTestCase {
         }, mentions: "special token id 99999")
         assertError(try variant { $0["model"] = "nothing" }, mentions: "model is not a JSON object")
         assertError(try variant { $0["added_tokens"] = [["content": "x"]] }, mentions: "added_tokens[0]")
+        assertError(try variant { $0["added_tokens"] = [["content": "x", "id": 1_000_000_000]] },
+                    mentions: "added_tokens[0] (\"x\") has id 1000000000, outside 0..<16777216")
+        assertError(try variant {
+            var model = $0["model"] as! [String: Any]
+            var vocab = model["vocab"] as! [String: Any]
+            vocab["duplicate-of-zero"] = 0
+            model["vocab"] = vocab
+            $0["model"] = model
+        }, mentions: "model.vocab gives id 0 to both")
+        assertError(try variant {
+            var model = $0["model"] as! [String: Any]
+            var vocab = model["vocab"] as! [String: Any]
+            vocab["far-away"] = 1 << 40
+            model["vocab"] = vocab
+            $0["model"] = model
+        }, mentions: "has id 1099511627776, outside")
 
         let garbage = directory.appendingPathComponent("garbage.json")
         try Data("{not json".utf8).write(to: garbage)

@@ -63,7 +63,7 @@ final class BadInputTests: XCTestCase {
 
         config = opened.config
         config.ropeTheta = 0
-        assertError(try Transformer(weights: opened.weights, config: config), contains: "rotary base 0.0 must be above 1")
+        assertError(try Transformer(weights: opened.weights, config: config), contains: "rope_theta is 0.0, must be a finite number above 1")
 
         let gpt2 = try folder("tiny-gpt2")
         let transposed = TamperedSource(base: gpt2.weights, reshaped: ["transformer.h.1.mlp.c_fc.weight": [256, 64]])

@@ -189,7 +189,7 @@ final class HookAndCacheTests: XCTestCase {
         for family in TinyModelTests.families {
             let model = try model(family), ids = try prompt(family)
             let trunk = Array(ids[..<24]), branches = [ids[24], ids[30], ids[24]]
-            let hooks = try model.hooks(matching: model.config.architecture == .gpt2
+            let hooks = try model.hooks(matching: !model.capabilities.hasRotaryEmbedding
                 ? ["blocks.*.attn.hook_q", "blocks.*.attn.hook_k", "blocks.*.hook_resid_post"]
                 : ["blocks.*.attn.hook_rot_q", "blocks.*.attn.hook_rot_k", "blocks.*.hook_resid_post"])
             var cache = model.makeCache()

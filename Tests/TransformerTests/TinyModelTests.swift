@@ -25,6 +25,27 @@ final class TinyModelTests: XCTestCase {
         }
     }
 
+    /// Scaled rotary embeddings (transformers' `rope_type` llama3, linear, yarn) on one-layer models
+    /// whose second prompt (93 tokens) runs past the original context of 32; the GGUF files carry
+    /// llama.cpp's forms (`rope_freqs.weight` for llama3, `rope.scaling.*` keys for linear and yarn).
+    static let scaledRotaryFamilies = ["tiny-llama3-rope", "tiny-llama-linear-rope", "tiny-qwen2-yarn-rope"]
+
+    func testScaledRotaryModelsMatchTransformers() throws {
+        for family in Self.scaledRotaryFamilies {
+            for gguf in [false, true] {
+                try checkAgainstReference(Self.load(family, gguf: gguf), ReferenceFixture(family),
+                                          label: "\(family) \(gguf ? "gguf" : "folder")")
+            }
+        }
+        let expected: [String: String] = ["tiny-llama3-rope": "llama3", "tiny-llama-linear-rope": "linear",
+                                          "tiny-qwen2-yarn-rope": "yarn"]
+        for (family, type) in expected {
+            XCTAssertEqual(try Self.load(family, gguf: false).config.ropeScaling?.typeName, type)
+            XCTAssertEqual(try Self.load(family, gguf: true).config.ropeScaling?.typeName, type)
+        }
+        XCTAssertEqual(try Self.load("tiny-llama3-rope", gguf: true).config.ropeScaling, .frequencyDivisors)
+    }
+
     func testConfigurationsAreRead() throws {
         let qwen3 = try Self.load("tiny-qwen3", gguf: false)
         XCTAssertEqual(qwen3.config.architecture, .qwen3)
@@ -49,7 +70,7 @@ final class TinyModelTests: XCTestCase {
             let positions = try fixture.ints("p\(prompt).qkv_positions")
             XCTAssertEqual(positions, Array(ids.indices))
             var kinds: [(String, HookPoint)] = [("q", .query), ("k", .key), ("v", .value)]
-            if config.architecture != .gpt2 { kinds += [("rot_q", .rotatedQuery), ("rot_k", .rotatedKey)] }
+            if model.capabilities.hasRotaryEmbedding { kinds += [("rot_q", .rotatedQuery), ("rot_k", .rotatedKey)] }
             for (array, point) in kinds {
                 let (shape, expected) = try fixture.floats("p\(prompt).\(array)")
                 let vectorSize = shape[2] * shape[3]
