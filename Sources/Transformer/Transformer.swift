@@ -23,6 +23,10 @@ public struct Transformer: Sendable {
     let weights: ModelWeights
     /// nil for GPT-2, which has learned positions instead.
     let rotary: RotaryEmbedding?
+    /// The rotary embedding of sliding-window layers where it differs (Gemma 3's local base).
+    let localRotary: RotaryEmbedding?
+    /// Per layer, the number of positions a query sees (its own included); nil for all before it.
+    let slidingWindows: [Int?]
     let attention: CausalAttention
 
     /// Builds the model from a file's tensors, dequantised once to float32. Every tensor is checked
@@ -48,6 +52,8 @@ public struct Transformer: Sendable {
         }
         self.config = config
         path = source.path
+        localRotary = nil
+        slidingWindows = Array(repeating: nil, count: config.nLayers)
         attention = CausalAttention(heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.dHead,
                                     scale: 1 / Float(config.dHead).squareRoot())
     }
@@ -61,6 +67,9 @@ public struct Transformer: Sendable {
     public init(path: String) throws {
         try self.init(OpenedModel.open(path: path))
     }
+
+    /// The sliding window of `layer`, nil where the layer attends to every earlier position.
+    func slidingWindow(_ layer: Int) -> Int? { slidingWindows[layer] }
 
     /// An empty cache for this model.
     public func makeCache() -> KVCache {
