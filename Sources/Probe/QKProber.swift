@@ -5,7 +5,7 @@ import Transformer
 /// A sample ready for the model: its prompt's tokens, the anchor, and one token per option.
 public struct PreparedSample: Sendable, Equatable {
     public let tokenIDs: [Int]
-    /// Position of the anchor token (the one that ends the question line).
+    /// Position of the anchor token (see `AnchorRule`).
     public let anchor: Int
     public let optionIDs: [Int]
 
@@ -22,19 +22,48 @@ public struct ProbeError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
+/// How a sample becomes a prompt and where its anchor is.
+public struct PromptSettings: Sendable, Equatable {
+    /// nil: plain prompts as they are, structured samples with the default template.
+    public var template: PromptTemplate?
+    public var anchorRule: AnchorRule
+    public var answerCue: String
+    public var optionPolicy: OptionTokenPolicy
+
+    public init(template: PromptTemplate? = nil, anchorRule: AnchorRule = .beforeCue,
+                answerCue: String = AnswerCue.default, optionPolicy: OptionTokenPolicy = .exact) {
+        self.template = template
+        self.anchorRule = anchorRule
+        self.answerCue = answerCue
+        self.optionPolicy = optionPolicy
+    }
+}
+
 extension PreparedSample {
-    /// Renders and tokenizes a sample; the anchor comes from the template's mark and the
+    /// Renders and tokenizes a sample; the anchor comes from the rule's place in the text and the
     /// tokens' byte offsets, so it is the same token whatever the tokenizer merges.
-    public init(_ sample: LogicSample, template: PromptTemplate?, tokenizer: Tokenizer,
-                optionPolicy: OptionTokenPolicy) throws {
-        let prompt = try sample.rendered(with: template)
+    public init(_ sample: LogicSample, settings: PromptSettings, tokenizer: Tokenizer) throws {
+        let prompt = try sample.rendered(with: settings.template, cue: settings.answerCue)
         let encoding = tokenizer.encodeWithOffsets(prompt.text)
-        guard let anchor = anchorTokenIndex(offsets: encoding.offsets, anchorUTF8Offset: prompt.anchorUTF8Offset) else {
-            throw ProbeError("sample \(sample.id): no token ends the question line")
+        guard let anchor = anchorTokenIndex(offsets: encoding.offsets, prompt: prompt, rule: settings.anchorRule) else {
+            let reason = switch settings.anchorRule {
+            case .beforeCue: "no token lies before the answer cue"
+            case .questionEnd: "no token ends the question text"
+            case .marked: prompt.markUTF8Offset == nil ? "the prompt has no {anchor} mark (--anchor marked needs a template with one)"
+                                                       : "no token lies before the {anchor} mark"
+            }
+            throw ProbeError("sample \(sample.id): \(reason)")
         }
         let optionIDs = try resolveOptionTokens(
-            options: prompt.options, tokenize: { tokenizer.encode($0, addSpecialTokens: false) }, policy: optionPolicy)
+            options: prompt.options, tokenize: { tokenizer.encode($0, addSpecialTokens: false) }, policy: settings.optionPolicy)
         self.init(tokenIDs: encoding.ids, anchor: anchor, optionIDs: optionIDs)
+    }
+
+    /// The same with the default answer cue.
+    public init(_ sample: LogicSample, template: PromptTemplate?, tokenizer: Tokenizer,
+                optionPolicy: OptionTokenPolicy, anchorRule: AnchorRule = .beforeCue) throws {
+        try self.init(sample, settings: PromptSettings(template: template, anchorRule: anchorRule, optionPolicy: optionPolicy),
+                      tokenizer: tokenizer)
     }
 }
 

@@ -9,17 +9,23 @@ public struct HeadReport: Sendable {
     public let options: [String]
     public let rotary: String
     public let scale: String
+    /// The anchor rule and the answer cue it looks for; nil where unknown.
+    public let anchorRule: String?
+    public let answerCue: String?
     public let samples: Int
     public let tables: HeadAccuracyTables
 
     public init(modelName: String, modelSHA256: String, datasetName: String, options: [String],
-                rotary: String, scale: String, samples: Int, tables: HeadAccuracyTables) {
+                rotary: String, scale: String, anchorRule: String? = nil, answerCue: String? = nil,
+                samples: Int, tables: HeadAccuracyTables) {
         self.modelName = modelName
         self.modelSHA256 = modelSHA256
         self.datasetName = datasetName
         self.options = options
         self.rotary = rotary
         self.scale = scale
+        self.anchorRule = anchorRule
+        self.answerCue = answerCue
         self.samples = samples
         self.tables = tables
     }
@@ -65,7 +71,8 @@ extension HeadReport {
             return table.markdown
         case .table, .json:
             let title = "\(modelName) on \(datasetName): \(tables.overall.count) labelled of \(samples) samples, "
-                + "options \(options.map { "\"\($0)\"" }.joined(separator: "/")), q/k \(rotary)-rotary, scale \(scale)\n"
+                + "options \(options.map { "\"\($0)\"" }.joined(separator: "/")), q/k \(rotary)-rotary, scale \(scale)"
+                + (anchorRule.map { rule in ", anchor \(rule)" + (answerCue.map { " \"\($0)\"" } ?? "") } ?? "") + "\n"
             return title + table.aligned
         }
     }
@@ -80,7 +87,7 @@ extension HeadReport {
         }
         return HeadTableDocument(
             modelName: modelName, modelSHA256: modelSHA256, datasetName: datasetName, options: options,
-            qkRope: rotary, qkScale: scale, nSamples: samples, nLabelled: tables.overall.count,
+            qkRope: rotary, qkScale: scale, anchorRule: anchorRule, answerCue: answerCue, nSamples: samples, nLabelled: tables.overall.count,
             layers: tables.layers, heads: tables.heads, baseline: jsonNumber(tables.overall.baseline),
             accuracy: matrix(tables.overall.heads),
             top: tables.ranked().prefix(max(0, top)).map {
@@ -121,6 +128,9 @@ public struct HeadTableDocument: Codable, Sendable, Equatable {
     public var options: [String]
     public var qkRope: String
     public var qkScale: String
+    /// Absent in documents written before the anchor rule was recorded.
+    public var anchorRule: String?
+    public var answerCue: String?
     public var nSamples: Int
     public var nLabelled: Int
     public var layers: Int
@@ -133,7 +143,7 @@ public struct HeadTableDocument: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case modelName = "model_name", modelSHA256 = "model_sha256", datasetName = "dataset_name", options
-        case qkRope = "qk_rope", qkScale = "qk_scale", nSamples = "n_samples", nLabelled = "n_labelled"
+        case qkRope = "qk_rope", qkScale = "qk_scale", anchorRule = "anchor_rule", answerCue = "answer_cue", nSamples = "n_samples", nLabelled = "n_labelled"
         case layers, heads, baseline, accuracy, top, bySteps = "by_steps", byDistractors = "by_distractors"
     }
 

@@ -19,6 +19,7 @@ extension HeadReport {
         self.init(modelName: header.modelName, modelSHA256: header.modelSHA256, datasetName: header.datasetName,
                   options: run.options, rotary: header.qkRope.rawValue,
                   scale: header.qkScale == 1 ? "none" : "1/sqrt(d_head)",
+                  anchorRule: header.anchorRule, answerCue: header.answerCue,
                   samples: run.shape.samples, tables: headAccuracyTables(ScoredSamples(run: run)))
     }
 }

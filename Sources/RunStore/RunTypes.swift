@@ -23,6 +23,11 @@ public struct RunHeader: Sendable, Equatable {
     public var datasetName: String
     public var datasetSHA256: String
     public var template: String
+    /// How the anchor was chosen: "before-cue", "question-end" or "marked" (files written before
+    /// the attribute existed read as "question-end").
+    public var anchorRule: String
+    /// The text the anchor rules look for (older files: "Answer").
+    public var answerCue: String
     public var qkRope: QKRope
     /// 1 for the plain dot product, 1/sqrt(d_head) for attention's scaling.
     public var qkScale: Float
@@ -33,6 +38,7 @@ public struct RunHeader: Sendable, Equatable {
     public init(toolVersion: String, created: String = RunHeader.now(), modelName: String, modelPath: String,
                 modelSHA256: String, architecture: String, nLayers: Int, nHeads: Int, nKVHeads: Int,
                 dHead: Int, datasetName: String, datasetSHA256: String, template: String,
+                anchorRule: String = "before-cue", answerCue: String = "Answer:",
                 qkRope: QKRope, qkScale: Float, threads: Int) {
         self.toolVersion = toolVersion
         self.created = created
@@ -47,6 +53,8 @@ public struct RunHeader: Sendable, Equatable {
         self.datasetName = datasetName
         self.datasetSHA256 = datasetSHA256
         self.template = template
+        self.anchorRule = anchorRule
+        self.answerCue = answerCue
         self.qkRope = qkRope
         self.qkScale = qkScale
         self.threads = threads
@@ -63,6 +71,7 @@ public struct RunHeader: Sendable, Equatable {
         [("tool_version", toolVersion), ("model_sha256", modelSHA256), ("architecture", architecture),
          ("n_layers", "\(nLayers)"), ("n_heads", "\(nHeads)"), ("n_kv_heads", "\(nKVHeads)"),
          ("d_head", "\(dHead)"), ("dataset_sha256", datasetSHA256), ("template", template.debugDescription),
+         ("anchor_rule", anchorRule), ("answer_cue", answerCue.debugDescription),
          ("qk_rope", qkRope.rawValue), ("qk_scale", "\(qkScale)"), ("threads", "\(threads)")]
     }
 }
@@ -78,16 +87,24 @@ public struct SampleInfo: Sendable, Equatable {
     public var distractors: Int
     /// The prompt's token ids.
     public var tokenIDs: [Int32]
-    /// Token position of the anchor (the last token before "Answer").
+    /// Token position of the anchor (chosen by the header's anchor rule).
     public var anchor: Int
+    /// This sample's answer options, as many as the run's; samples of one run may differ
+    /// (" True"/" False" beside " yes"/" no"). Empty: the run's options.
+    public var options: [String]
+    /// The token each option is scored at; -1 where unknown (files written before they were stored).
+    public var optionIDs: [Int32]
 
-    public init(id: String, label: Int, steps: Int, distractors: Int, tokenIDs: [Int32], anchor: Int) {
+    public init(id: String, label: Int, steps: Int, distractors: Int, tokenIDs: [Int32], anchor: Int,
+                options: [String] = [], optionIDs: [Int32] = []) {
         self.id = id
         self.label = label
         self.steps = steps
         self.distractors = distractors
         self.tokenIDs = tokenIDs
         self.anchor = anchor
+        self.options = options
+        self.optionIDs = optionIDs
     }
 }
 
@@ -100,12 +117,19 @@ public struct RunSpec: Sendable, Equatable {
     /// Whether /activations/q and /activations/k are stored.
     public var saveActivations: Bool
 
+    /// Samples without options of their own get the run's, with unknown (-1) token ids.
     public init(header: RunHeader, options: [String], samples: [SampleInfo], saveActivations: Bool) {
         self.header = header
         self.options = options
-        self.samples = samples
+        self.samples = samples.map { sample in
+            var sample = sample
+            if sample.options.isEmpty { sample.options = options }
+            if sample.optionIDs.isEmpty { sample.optionIDs = Array(repeating: -1, count: sample.options.count) }
+            return sample
+        }
         self.saveActivations = saveActivations
     }
+
 
     public var shape: RunShape {
         RunShape(samples: samples.count, options: options.count, layers: header.nLayers,

@@ -172,7 +172,7 @@ public struct Expectation: Sendable {
 
     /// The keys of `HeadTableDocument`; `verify` refuses others.
     static let tableKeys = ["model_name", "model_sha256", "dataset_name", "options", "qk_rope", "qk_scale",
-                            "n_samples", "n_labelled", "layers", "heads", "baseline", "accuracy", "top",
+                            "anchor_rule", "answer_cue", "n_samples", "n_labelled", "layers", "heads", "baseline", "accuracy", "top",
                             "by_steps", "by_distractors"]
 }
 

@@ -10,6 +10,7 @@ import Transformer
 extension RotaryChoice: ExpressibleByArgument {}
 extension ScoreScale: ExpressibleByArgument {}
 extension OptionTokenPolicy: ExpressibleByArgument {}
+extension AnchorRule: ExpressibleByArgument {}
 
 /// `--format auto` or a named dataset format.
 enum DatasetFormatChoice: String, CaseIterable, ExpressibleByArgument {
@@ -27,7 +28,7 @@ struct ProbeCommand: ParsableCommand {
         discussion: """
             Each sample is one forward pass: the prompt, with every answer option as a branch after it \
             (the option sees the prompt and itself, as if appended alone). Kept: the key at the anchor \
-            (the token ending the question line), the options' logits at the last prompt position (the \
+            (by default the token just before the answer cue, the paper's choice; see --anchor), the options' logits at the last prompt position (the \
             model's own answer) and the query at each option. Head (l, h) scores an option by \
             q(l, h)·k(l, h / (H / Hkv)) and picks the higher score (the first option on a tie).
 
@@ -46,6 +47,14 @@ struct ProbeCommand: ParsableCommand {
 
     @Option(help: "A template file with {context} and {question} (default: \"{context}\\nQuestion: {question}\\nAnswer:\"; plain prompts are used as they are).")
     var template: String?
+
+    @Option(help: ArgumentHelp(
+        "The anchor: before-cue (the token just before the answer cue, the paper's), question-end (the token ending the question text) or marked (the template's {anchor}).",
+        discussion: "Default: marked for a template with {anchor}, before-cue otherwise."))
+    var anchor: AnchorRule?
+
+    @Option(name: .customLong("answer-cue"), help: "The text the answer follows; the anchor is found before its final occurrence.")
+    var answerCue: String = AnswerCue.default
 
     @Option(name: [.short, .long], help: "The HDF5 run file to write.")
     var output: String
@@ -84,13 +93,16 @@ struct ProbeCommand: ParsableCommand {
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if answerCue.isEmpty { throw ValidationError("--answer-cue must not be empty") }
     }
 
     func run() throws {
         let datasetURL = URL(fileURLWithPath: dataset)
         let loadedDataset = try format.resolve(for: datasetURL).load(datasetURL)
         let samples = Array(loadedDataset.samples.prefix(limit ?? .max))
-        let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0)) }
+        let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0), cue: answerCue) }
+        let anchorRule = anchor ?? (promptTemplate?.marksAnchor == true ? .marked : .beforeCue)
+        let settings = PromptSettings(template: promptTemplate, anchorRule: anchorRule, answerCue: answerCue, optionPolicy: optionToken)
 
         let outputURL = URL(fileURLWithPath: output)
         let loaded = try LoadedModel(path: model)
@@ -101,7 +113,7 @@ struct ProbeCommand: ParsableCommand {
             throw ProbeError("\(loaded.path): GPT-2 has no rotary embedding, so there is no post-rotary q and k; use --rope pre")
         }
         let prepared = try samples.map { sample in
-            let prepared = try PreparedSample(sample, template: promptTemplate, tokenizer: loaded.tokenizer, optionPolicy: optionToken)
+            let prepared = try PreparedSample(sample, settings: settings, tokenizer: loaded.tokenizer)
             // The options take a position each in the pass (as branches, side by side).
             guard prepared.tokenIDs.count + prepared.optionIDs.count <= config.contextLength else {
                 throw ProbeError("sample \(sample.id): \(prepared.tokenIDs.count) prompt tokens and \(prepared.optionIDs.count) options exceed the model's context of \(config.contextLength)")
@@ -115,14 +127,15 @@ struct ProbeCommand: ParsableCommand {
             nLayers: config.nLayers, nHeads: config.nHeads, nKVHeads: config.nKVHeads, dHead: config.dHead,
             datasetName: loadedDataset.name, datasetSHA256: try datasetDigest(datasetURL),
             template: promptTemplate?.text ?? (samples.first?.prompt != nil ? "{prompt}" : PromptTemplate.defaultText),
+            anchorRule: anchorRule.rawValue, answerCue: answerCue,
             qkRope: rope == .pre ? .pre : .post, qkScale: scale.factor(dHead: config.dHead),
             threads: Transformer.threadCount)
         let spec = RunSpec(
-            header: header, options: loadedDataset.options,
+            header: header, options: LogicDataset.sharedOptions(samples.map(\.options)),
             samples: zip(samples, prepared).map { sample, prepared in
                 SampleInfo(id: sample.id, label: sample.label ?? -1, steps: sample.steps ?? -1,
                            distractors: sample.distractors ?? -1, tokenIDs: prepared.tokenIDs.map(Int32.init),
-                           anchor: prepared.anchor)
+                           anchor: prepared.anchor, options: sample.options, optionIDs: prepared.optionIDs.map(Int32.init))
             },
             saveActivations: saveActivations)
 

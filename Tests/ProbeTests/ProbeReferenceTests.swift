@@ -18,6 +18,9 @@ final class ProbeReferenceTests: XCTestCase {
             let option_logits: [Float]
             let qk_pre: [[[Float]]]
             let qk_post: [[[Float]]]
+            /// The question-end rule's anchor and pre-rotary scores there.
+            let anchor_question_end: Int
+            let qk_pre_question_end: [[[Float]]]
         }
         let layers: Int
         let heads: Int
@@ -55,6 +58,10 @@ final class ProbeReferenceTests: XCTestCase {
             XCTAssertEqual(prepared.tokenIDs, expected.token_ids, sample.id)
             XCTAssertEqual(prepared.anchor, expected.anchor, sample.id)
             XCTAssertEqual(prepared.optionIDs, expected.option_ids, sample.id)
+            let questionEnd = try PreparedSample(sample, template: nil, tokenizer: tokenizer, optionPolicy: .exact,
+                                                 anchorRule: .questionEnd)
+            XCTAssertEqual(questionEnd.anchor, expected.anchor_question_end, sample.id)
+            XCTAssertEqual(questionEnd.tokenIDs, prepared.tokenIDs, sample.id)
         }
     }
 
@@ -86,6 +93,28 @@ final class ProbeReferenceTests: XCTestCase {
             }
             print("probe reference, \(rotary)-rotary: largest |score - transformers| = \(worst)")
         }
+    }
+
+    /// The question-end rule (the anchor before the paper's was adopted) against the same reference.
+    func testQuestionEndScoresMatchTransformers() throws {
+        let prober = QKProber(model: try Self.model.get(), rotary: .pre, scale: .none)
+        let reference = try reference()
+        var differentAnchors = 0
+        for expected in reference.samples {
+            if expected.anchor_question_end != expected.anchor { differentAnchors += 1 }
+            let scores = try prober.score(PreparedSample(tokenIDs: expected.token_ids, anchor: expected.anchor_question_end,
+                                                         optionIDs: expected.option_ids))
+            for o in expected.qk_pre_question_end.indices {
+                for l in 0..<reference.layers {
+                    for h in 0..<reference.heads {
+                        let want = expected.qk_pre_question_end[o][l][h]
+                        let got = scores.qk[(o * reference.layers + l) * reference.heads + h]
+                        XCTAssertEqual(got, want, accuracy: 2e-3 + 1e-4 * abs(want), "\(expected.id) o\(o) L\(l)H\(h)")
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(differentAnchors, 0, "the fixture tells the two rules apart")
     }
 
     func testScaledScoresAreTheUnscaledTimesTheFactor() throws {
