@@ -12,12 +12,15 @@ public struct HeadReport: Sendable {
     /// The anchor rule and the answer cue it looks for; nil where unknown.
     public let anchorRule: String?
     public let answerCue: String?
+    /// How the prompts were made beyond the template ("chat chatml", "4 shots, seed 1"), for the title.
+    public let promptNotes: [String]
     public let samples: Int
     public let tables: HeadAccuracyTables
 
     public init(modelName: String, modelSHA256: String, datasetName: String, options: [String],
                 rotary: String, scale: String, anchorRule: String? = nil, answerCue: String? = nil,
-                samples: Int, tables: HeadAccuracyTables) {
+                promptNotes: [String] = [], samples: Int, tables: HeadAccuracyTables) {
+        self.promptNotes = promptNotes
         self.modelName = modelName
         self.modelSHA256 = modelSHA256
         self.datasetName = datasetName
@@ -72,7 +75,8 @@ extension HeadReport {
         case .table, .json:
             let title = "\(modelName) on \(datasetName): \(tables.overall.count) labelled of \(samples) samples, "
                 + "options \(options.map { "\"\($0)\"" }.joined(separator: "/")), q/k \(rotary)-rotary, scale \(scale)"
-                + (anchorRule.map { rule in ", anchor \(rule)" + (answerCue.map { " \"\($0)\"" } ?? "") } ?? "") + "\n"
+                + (anchorRule.map { rule in ", anchor \(rule)" + (answerCue.map { " \"\($0)\"" } ?? "") } ?? "")
+                + promptNotes.map { ", " + $0 }.joined() + "\n"
             return title + table.aligned
         }
     }

@@ -20,6 +20,9 @@ extension HeadReport {
                   options: run.options, rotary: header.qkRope.rawValue,
                   scale: header.qkScale == 1 ? "none" : "1/sqrt(d_head)",
                   anchorRule: header.anchorRule, answerCue: header.answerCue,
+                  promptNotes: (header.chatTemplate == "none" ? [] : ["chat \(header.chatTemplate)"])
+                      + (header.shots == 0 ? [] : ["\(header.shots) shots from \(header.shotsDataset), seed \(header.shotsSeed)"])
+                      + (header.geometry == "options" ? [] : ["\(header.geometry) keys at \(header.mcqaKey)"]),
                   samples: run.shape.samples, tables: headAccuracyTables(ScoredSamples(run: run)))
     }
 }

@@ -7,6 +7,8 @@
 //                             + threads (a resume must use the same count to be bit-exact)
 //                             + anchor_rule ("before-cue"|"question-end"|"marked"), answer_cue
 //                               (absent in older files: read as "question-end" and "Answer")
+//                             + chat_template ("none"|"chatml"|"llama3"|"mistral"|"gemma"),
+//                               shots, shots_dataset, shots_sha256, shots_seed (absent: none, 0)
 // /options                  [O] string (UTF-8)
 // /samples/id               [N] string                    written at creation, compressed
 // /samples/label            [N] int8      -1 absent       written at creation, compressed
@@ -20,6 +22,9 @@
 //                           (absent in older files: every sample has /options, ids unknown;
 //                           /options is the run's list, or for samples whose options differ
 //                           each position's distinct texts joined by "|")
+// + /samples/shot_ids       [N] string   the demonstrations' ids, "\n"-separated; runs with shots only
+// + /samples/key_positions  [N, O] int32 each option's key position; geometry "mcqa" only
+//                           (root attributes + geometry "options"|"mcqa", mcqa_key; absent: "options")
 // /samples/complete         [N] uint8   1 once the row's scores (and activations) are written
 // /scores/qk                [N, O, L, H] float32          NaN until written
 // /scores/model_logit       [N, O] float32                NaN until written
@@ -69,6 +74,8 @@ enum RunLayout {
     static let tokenIDs = "/samples/token_ids"
     static let sampleOptions = "/samples/options"
     static let sampleOptionIDs = "/samples/option_ids"
+    static let shotIDs = "/samples/shot_ids"
+    static let keyPositions = "/samples/key_positions"
     static let complete = "/samples/complete"
     static let qk = "/scores/qk"
     static let modelLogit = "/scores/model_logit"
@@ -124,6 +131,14 @@ enum RunLayout {
             .writeStrings(samples.flatMap(\.options))
         try file.createDataset(sampleOptionIDs, element: .scalar(Int32.self), shape: [n, spec.options.count], storage: optionsStorage)
             .write(samples.flatMap(\.optionIDs))
+        if spec.header.geometry == "mcqa" {
+            try file.createDataset(keyPositions, element: .scalar(Int32.self), shape: [n, spec.options.count], storage: optionsStorage)
+                .write(samples.flatMap(\.keyPositions))
+        }
+        if spec.header.shots > 0 {
+            try file.createDataset(shotIDs, element: .utf8String, shape: [n], storage: perSample)
+                .writeStrings(samples.map { $0.shotIDs.joined(separator: "\n") })
+        }
 
         let unwritten = H5Storage.preallocated(fill: H5Fill(Float.nan))
         let notYet = H5Storage.preallocated(fill: H5Fill(UInt8(0)))
@@ -190,7 +205,10 @@ enum RunLayout {
                     ? "anchor \(sample.anchor) is outside its \(sample.tokenIDs.count) tokens"
                 : sample.options.count != spec.options.count || sample.optionIDs.count != spec.options.count
                     ? "\(sample.options.count) options and \(sample.optionIDs.count) option ids, the run has \(spec.options.count) options"
-                : Set(sample.options).count != sample.options.count ? "it repeats an option" : nil
+                : Set(sample.options).count != sample.options.count ? "it repeats an option"
+                : spec.header.geometry == "mcqa" && (sample.keyPositions.count != spec.options.count
+                    || !sample.keyPositions.allSatisfy { sample.tokenIDs.indices.contains(Int($0)) })
+                    ? "its option keys \(sample.keyPositions) do not fit its \(sample.tokenIDs.count) tokens" : nil
             if let problem { throw fail("sample \(index) (\(sample.id)): \(problem)") }
         }
     }
@@ -203,11 +221,15 @@ enum RunLayout {
                               ("model_sha256", header.modelSHA256), ("architecture", header.architecture),
                               ("dataset_name", header.datasetName), ("dataset_sha256", header.datasetSHA256),
                               ("template", header.template), ("anchor_rule", header.anchorRule),
-                              ("answer_cue", header.answerCue), ("qk_rope", header.qkRope.rawValue)] {
+                              ("answer_cue", header.answerCue), ("qk_rope", header.qkRope.rawValue),
+                              ("chat_template", header.chatTemplate), ("shots_dataset", header.shotsDataset),
+                              ("shots_sha256", header.shotsSHA256), ("geometry", header.geometry),
+                              ("mcqa_key", header.mcqaKey)] {
             try file.setAttribute(name, value)
         }
         for (name, value) in [("n_layers", header.nLayers), ("n_heads", header.nHeads),
-                              ("n_kv_heads", header.nKVHeads), ("d_head", header.dHead), ("threads", header.threads)] {
+                              ("n_kv_heads", header.nKVHeads), ("d_head", header.dHead), ("threads", header.threads),
+                              ("shots", header.shots), ("shots_seed", header.shotsSeed)] {
             try file.setAttribute(name, Int64(value))
         }
         try file.setAttribute("qk_scale", header.qkScale)
@@ -245,6 +267,13 @@ enum RunLayout {
             datasetSHA256: try file.stringAttribute("dataset_sha256"), template: try file.stringAttribute("template"),
             anchorRule: try file.hasAttribute("anchor_rule") ? file.stringAttribute("anchor_rule") : "question-end",
             answerCue: try file.hasAttribute("answer_cue") ? file.stringAttribute("answer_cue") : "Answer",
+            chatTemplate: try file.hasAttribute("chat_template") ? file.stringAttribute("chat_template") : "none",
+            shots: try file.hasAttribute("shots") ? Int(clamping: file.attribute("shots", as: Int64.self)) : 0,
+            shotsDataset: try file.hasAttribute("shots_dataset") ? file.stringAttribute("shots_dataset") : "",
+            shotsSHA256: try file.hasAttribute("shots_sha256") ? file.stringAttribute("shots_sha256") : "",
+            shotsSeed: try file.hasAttribute("shots_seed") ? Int(clamping: file.attribute("shots_seed", as: Int64.self)) : 0,
+            geometry: try file.hasAttribute("geometry") ? file.stringAttribute("geometry") : "options",
+            mcqaKey: try file.hasAttribute("mcqa_key") ? file.stringAttribute("mcqa_key") : "",
             qkRope: rope, qkScale: try file.attribute("qk_scale", as: Float.self),
             threads: try dimension("threads"))
         guard header.nHeads % header.nKVHeads == 0 else {
@@ -261,6 +290,8 @@ enum RunLayout {
         let hasActivations: Bool
         /// Whether the file stores options per sample (older files do not).
         let hasSampleOptions: Bool
+        let hasShotIDs: Bool
+        let hasKeyPositions: Bool
         let datasets: [String: H5Dataset]
 
         subscript(_ path: String) -> H5Dataset { datasets[path]! }
@@ -269,12 +300,14 @@ enum RunLayout {
             header = try readHeader(file)
             hasActivations = try file.exists(queries) || file.exists(keys)
             hasSampleOptions = try file.exists(sampleOptions) || file.exists(sampleOptionIDs)
+            hasShotIDs = try file.exists(shotIDs)
+            hasKeyPositions = try file.exists(keyPositions)
             var datasets: [String: H5Dataset] = [:]
             for path in [options, sampleID, label, steps, distractors, nTokens, anchor, tokenIDs, complete, qk,
                          modelLogit, stepsValues, distractorsValues, accuracy, accuracyBySteps,
                          accuracyByDistractors, baselineAccuracy, baselineAccuracyBySteps,
                          baselineAccuracyByDistractors, headsComplete] + (hasActivations ? [queries, keys] : [])
-                + (hasSampleOptions ? [sampleOptions, sampleOptionIDs] : []) {
+                + (hasSampleOptions ? [sampleOptions, sampleOptionIDs] : []) + (hasShotIDs ? [shotIDs] : []) + (hasKeyPositions ? [keyPositions] : []) {
                 datasets[path] = try file.openDataset(path)
             }
             func dims(_ path: String) -> [Int] { datasets[path]!.shape }
@@ -293,6 +326,8 @@ enum RunLayout {
                 (baselineAccuracyByDistractors, [d]), (headsComplete, []),
             ]
             if hasSampleOptions { expected += [(sampleOptions, [n, o]), (sampleOptionIDs, [n, o])] }
+            if hasShotIDs { expected += [(shotIDs, [n])] }
+            if hasKeyPositions { expected += [(keyPositions, [n, o])] }
             if hasActivations {
                 expected += [(queries, [n, o, l, h, shape.headDim]), (keys, [n, l, shape.kvHeads, shape.headDim])]
             }
@@ -321,13 +356,17 @@ enum RunLayout {
             let o = shape.options
             let runOptions = try self[options].readStrings()
             let optionTexts = hasSampleOptions ? try self[sampleOptions].readStrings() : Array(repeating: runOptions, count: ids.count).flatMap { $0 }
+            let keys = hasKeyPositions ? try self[keyPositions].read(as: Int32.self) : []
+            let shots = hasShotIDs ? try self[shotIDs].readStrings() : Array(repeating: "", count: ids.count)
             let optionIDs = hasSampleOptions ? try self[sampleOptionIDs].read(as: Int32.self) : Array(repeating: -1, count: ids.count * o)
             return try ids.indices.map { index in
                 let sample = SampleInfo(id: ids[index], label: Int(labels[index]), steps: Int(steps[index]),
                                         distractors: Int(distractors[index]), tokenIDs: tokens[index],
                                         anchor: Int(anchors[index]),
                                         options: Array(optionTexts[(index * o)..<((index + 1) * o)]),
-                                        optionIDs: Array(optionIDs[(index * o)..<((index + 1) * o)]))
+                                        optionIDs: Array(optionIDs[(index * o)..<((index + 1) * o)]),
+                                        shotIDs: shots[index].isEmpty ? [] : shots[index].split(separator: "\n", omittingEmptySubsequences: false).map(String.init),
+                                        keyPositions: keys.isEmpty ? [] : Array(keys[(index * o)..<((index + 1) * o)]))
                 let problem: String? =
                     Int(counts[index]) != tokens[index].count
                         ? "\(nTokens) is \(counts[index]) but \(tokenIDs) has \(tokens[index].count) tokens"

@@ -28,6 +28,17 @@ public struct RunHeader: Sendable, Equatable {
     public var anchorRule: String
     /// The text the anchor rules look for (older files: "Answer").
     public var answerCue: String
+    /// The chat template family the prompts were wrapped in, "none" without one.
+    public var chatTemplate: String
+    /// Demonstrations per prompt (0: none), the file they came from (name, sha256) and the seed.
+    public var shots: Int
+    public var shotsDataset: String
+    public var shotsSHA256: String
+    public var shotsSeed: Int
+    /// "options" (q at each option token, k at the anchor) or "mcqa" (q at the last token, k at
+    /// each option's line, chosen by `mcqaKey`: "eol", "letter" or "period").
+    public var geometry: String
+    public var mcqaKey: String
     public var qkRope: QKRope
     /// 1 for the plain dot product, 1/sqrt(d_head) for attention's scaling.
     public var qkScale: Float
@@ -38,7 +49,9 @@ public struct RunHeader: Sendable, Equatable {
     public init(toolVersion: String, created: String = RunHeader.now(), modelName: String, modelPath: String,
                 modelSHA256: String, architecture: String, nLayers: Int, nHeads: Int, nKVHeads: Int,
                 dHead: Int, datasetName: String, datasetSHA256: String, template: String,
-                anchorRule: String = "before-cue", answerCue: String = "Answer:",
+                anchorRule: String = "before-cue", answerCue: String = "Answer:", chatTemplate: String = "none",
+                shots: Int = 0, shotsDataset: String = "", shotsSHA256: String = "", shotsSeed: Int = 0,
+                geometry: String = "options", mcqaKey: String = "",
                 qkRope: QKRope, qkScale: Float, threads: Int) {
         self.toolVersion = toolVersion
         self.created = created
@@ -55,6 +68,13 @@ public struct RunHeader: Sendable, Equatable {
         self.template = template
         self.anchorRule = anchorRule
         self.answerCue = answerCue
+        self.chatTemplate = chatTemplate
+        self.shots = shots
+        self.shotsDataset = shotsDataset
+        self.shotsSHA256 = shotsSHA256
+        self.shotsSeed = shotsSeed
+        self.geometry = geometry
+        self.mcqaKey = mcqaKey
         self.qkRope = qkRope
         self.qkScale = qkScale
         self.threads = threads
@@ -71,7 +91,9 @@ public struct RunHeader: Sendable, Equatable {
         [("tool_version", toolVersion), ("model_sha256", modelSHA256), ("architecture", architecture),
          ("n_layers", "\(nLayers)"), ("n_heads", "\(nHeads)"), ("n_kv_heads", "\(nKVHeads)"),
          ("d_head", "\(dHead)"), ("dataset_sha256", datasetSHA256), ("template", template.debugDescription),
-         ("anchor_rule", anchorRule), ("answer_cue", answerCue.debugDescription),
+         ("anchor_rule", anchorRule), ("answer_cue", answerCue.debugDescription), ("chat_template", chatTemplate),
+         ("shots", "\(shots)"), ("shots_sha256", shotsSHA256), ("shots_seed", "\(shotsSeed)"),
+         ("geometry", geometry), ("mcqa_key", mcqaKey),
          ("qk_rope", qkRope.rawValue), ("qk_scale", "\(qkScale)"), ("threads", "\(threads)")]
     }
 }
@@ -94,9 +116,13 @@ public struct SampleInfo: Sendable, Equatable {
     public var options: [String]
     /// The token each option is scored at; -1 where unknown (files written before they were stored).
     public var optionIDs: [Int32]
+    /// The ids of the demonstrations put before this sample's prompt (runs with shots only).
+    public var shotIDs: [String]
+    /// MCQA runs: the token position of each option's key (`anchor` is the query's position).
+    public var keyPositions: [Int32]
 
     public init(id: String, label: Int, steps: Int, distractors: Int, tokenIDs: [Int32], anchor: Int,
-                options: [String] = [], optionIDs: [Int32] = []) {
+                options: [String] = [], optionIDs: [Int32] = [], shotIDs: [String] = [], keyPositions: [Int32] = []) {
         self.id = id
         self.label = label
         self.steps = steps
@@ -105,6 +131,8 @@ public struct SampleInfo: Sendable, Equatable {
         self.anchor = anchor
         self.options = options
         self.optionIDs = optionIDs
+        self.shotIDs = shotIDs
+        self.keyPositions = keyPositions
     }
 }
 

@@ -104,6 +104,62 @@ final class ProbeCommandTests: XCTestCase {
         XCTAssertEqual(sample.anchor, sample.tokenIDs.count - 3, "the newline before \"A\" \":\"")
     }
 
+    /// --chat and --shots: the run records them, every sample's demonstrations are label-balanced
+    /// and never the sample itself, and the same seed gives the same file's prompts.
+    func testChatAndShotsAreRecorded() throws {
+        let output = directory.appendingPathComponent("chat.h5")
+        let arguments = ["probe", "--dataset", mixedSamples.path, "--limit", "4", "--chat", "--shots", "2",
+                         "--shots-from", calibrationSet, "--seed", "5"]
+        let result = try CLI.run(arguments + ["-o", output.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let run = try RunReader(url: output)
+        XCTAssertEqual(run.header.chatTemplate, "chatml")
+        XCTAssertEqual(run.header.shots, 2)
+        XCTAssertEqual(run.header.shotsSeed, 5)
+        XCTAssertEqual(run.header.shotsDataset, "logic-calibration")
+        XCTAssertEqual(run.header.shotsSHA256.count, 64)
+        let calibration = try String(contentsOfFile: calibrationSet, encoding: .utf8).split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let labels = Dictionary(uniqueKeysWithValues: calibration.map { ($0["id"] as! String, $0["label"] as! Int) })
+        for sample in run.samples {
+            XCTAssertEqual(sample.shotIDs.count, 2)
+            XCTAssertFalse(sample.shotIDs.contains(sample.id))
+            XCTAssertEqual(Set(sample.shotIDs.compactMap { labels[$0] }), [0, 1], "one demonstration per label")
+        }
+        let check = try CLI.runProcess("/usr/bin/env", ["python3", CLI.packageRoot.appendingPathComponent("scripts/check_runfile.py").path, output.path])
+        XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+        let again = directory.appendingPathComponent("again.h5")
+        XCTAssertEqual(try CLI.run(arguments + ["-o", again.path]).status, 0)
+        XCTAssertEqual(try RunReader(url: again).samples, run.samples, "seeded: the same prompts")
+        let refused = try CLI.run(["probe", "--dataset", mixedSamples.path, "--shots", "2", "-o", directory.appendingPathComponent("x.h5").path])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--shots-from"), refused.stderr)
+    }
+
+    /// The MCQA geometry from the command line: a generated task, one run, its keys recorded.
+    func testMultipleChoiceGeometry() throws {
+        let task = directory.appendingPathComponent("mcqa.jsonl")
+        let generated = try CLI.run(["dataset", "mcqa", "--count", "6", "--seed", "3", "-o", task.path])
+        XCTAssertEqual(generated.status, 0, generated.stderr)
+        let output = directory.appendingPathComponent("mcqa.h5")
+        let result = try CLI.run(["probe", "--dataset", task.path, "--geometry", "mcqa", "--mcqa-key", "letter", "-o", output.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let run = try RunReader(url: output)
+        XCTAssertEqual(run.header.geometry, "mcqa")
+        XCTAssertEqual(run.header.mcqaKey, "letter")
+        XCTAssertEqual(run.options, [" A", " B", " C", " D"])
+        for sample in run.samples {
+            XCTAssertEqual(sample.anchor, sample.tokenIDs.count - 1, "the query is the last token")
+            XCTAssertEqual(sample.keyPositions.count, 4)
+            XCTAssertEqual(sample.keyPositions, sample.keyPositions.sorted())
+        }
+        let check = try CLI.runProcess("/usr/bin/env", ["python3", CLI.packageRoot.appendingPathComponent("scripts/check_runfile.py").path, output.path])
+        XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+        let refused = try CLI.run(["probe", "--dataset", task.path, "--geometry", "mcqa", "--save-activations", "-o", directory.appendingPathComponent("x.h5").path])
+        XCTAssertNotEqual(refused.status, 0)
+    }
+
     func testKilledRunsResumeToTheUninterruptedResult() throws {
         let whole = directory.appendingPathComponent("whole.h5")
         let common = ["probe", "--dataset", calibrationSet, "--limit", "120"]
