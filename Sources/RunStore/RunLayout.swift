@@ -5,6 +5,7 @@
 //                             n_heads, n_kv_heads, d_head, dataset_name, dataset_sha256,
 //                             template, qk_rope ("pre"|"post"), qk_scale (float32),
 //                             + threads (a resume must use the same count to be bit-exact)
+//                             + weights ("stored"|"float32": how the model kept its weights)
 //                             + anchor_rule ("before-cue"|"question-end"|"marked"), answer_cue
 //                               (absent in older files: read as "question-end" and "Answer")
 //                             + chat_template ("none"|"chatml"|"llama3"|"mistral"|"gemma"),
@@ -233,6 +234,7 @@ enum RunLayout {
             try file.setAttribute(name, Int64(value))
         }
         try file.setAttribute("qk_scale", header.qkScale)
+        try file.setAttribute("weights", header.weights)
     }
 
     // MARK: reading
@@ -275,7 +277,8 @@ enum RunLayout {
             geometry: try file.hasAttribute("geometry") ? file.stringAttribute("geometry") : "options",
             mcqaKey: try file.hasAttribute("mcqa_key") ? file.stringAttribute("mcqa_key") : "",
             qkRope: rope, qkScale: try file.attribute("qk_scale", as: Float.self),
-            threads: try dimension("threads"))
+            threads: try dimension("threads"),
+            weights: try file.hasAttribute("weights") ? file.stringAttribute("weights") : "float32")
         guard header.nHeads % header.nKVHeads == 0 else {
             throw RunStoreError(path, "n_heads \(header.nHeads) is not a multiple of n_kv_heads \(header.nKVHeads)")
         }

@@ -104,6 +104,9 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: "Threads to share the work over (default: every core; with --resume, the run's own). Recorded in the run.")
     var threads: Int?
 
+    @Option(help: weightStorageHelp)
+    var weights: WeightStorage = .stored
+
     @Option(name: .customLong("option-token"), help: "For an option that is several tokens: exact (error), first or last token.")
     var optionToken: OptionTokenPolicy = .exact
 
@@ -144,7 +147,7 @@ struct ProbeCommand: ParsableCommand {
         }
 
         let outputURL = URL(fileURLWithPath: output)
-        let loaded = try LoadedModel(path: model)
+        let loaded = try LoadedModel(path: model, storage: weights)
         // A resume reproduces the first run bit for bit only with its thread count, so it is the default.
         if let threads = threads ?? resumedThreadCount(outputURL) { Transformer.setThreadCount(threads) }
         let config = loaded.transformer.config
@@ -174,7 +177,7 @@ struct ProbeCommand: ParsableCommand {
             shots: shots, shotsDataset: shotsName, shotsSHA256: shotsDigest, shotsSeed: seed,
             geometry: geometry.rawValue, mcqaKey: geometry == .mcqa ? mcqaKey.rawValue : "",
             qkRope: rope == .pre ? .pre : .post, qkScale: scale.factor(dHead: config.dHead),
-            threads: Transformer.threadCount)
+            threads: Transformer.threadCount, weights: loaded.transformer.weightStorage.rawValue)
         let spec = RunSpec(
             header: header, options: LogicDataset.sharedOptions(samples.map(\.options)),
             samples: zip(samples, prepared).map { sample, prepared in
