@@ -10,6 +10,11 @@ extension Tokenizer {
     ///   (`AutoTokenizer.from_pretrained(dir, gguf_file:)`) builds it: BPE with byte fallback, merges
     ///   from the file or else derived from the scores (see `mergesFromScores`), Metaspace with
     ///   prepend scheme "first", and BOS first unless `add_bos_token` is false.
+    /// - `llama` in a Gemma file (`general.architecture` gemma, gemma2, gemma3): as transformers'
+    ///   GemmaTokenizer, which it builds for these: spaces become "▁" by a normalizer and nothing is
+    ///   prepended or split off, so the text between added tokens is one word; tokens made only of
+    ///   whitespace are respelled with one "▁" per character; the merges come from the vocabulary's
+    ///   order (Gemma's scores do not follow the merge order), and the decoder strips nothing.
     ///
     /// Control tokens (type 3) are special tokens and user-defined ones (type 4) added tokens; BOS and
     /// EOS as `add_bos_token` / `add_eos_token` say. `addBOS` overrides the file's `add_bos_token`.
@@ -25,9 +30,12 @@ extension Tokenizer {
         case let model?:
             throw error("tokenizer.ggml.model \(model) is not supported (gpt2, byte-level BPE, and llama, SentencePiece-style BPE, are)")
         }
-        guard let tokens = gguf.stringArray("tokenizer.ggml.tokens"), !tokens.isEmpty else {
+        guard let fileTokens = gguf.stringArray("tokenizer.ggml.tokens"), !fileTokens.isEmpty else {
             throw error("tokenizer.ggml.tokens is missing, empty or not a list of strings")
         }
+        let isGemma = isSentencePiece && ["gemma", "gemma2", "gemma3"].contains(gguf.string("general.architecture") ?? "")
+        // Gemma files spell a token of spaces with real spaces; its tokenizer looks it up as "▁"s.
+        let tokens = isGemma ? fileTokens.map(Self.gemmaSpelling) : fileTokens
         let mergeLines = gguf.value("tokenizer.ggml.merges") == nil ? nil : gguf.stringArray("tokenizer.ggml.merges")
         if gguf.value("tokenizer.ggml.merges") != nil && mergeLines == nil {
             throw error("tokenizer.ggml.merges is not a list of strings")
@@ -54,10 +62,14 @@ extension Tokenizer {
         let eosTokenID = try tokenID("tokenizer.ggml.eos_token_id")
 
         let controlType = 3, userDefinedType = 4
+        // As transformers: added tokens keep the file's spelling; a user-defined one whose spelling
+        // is no longer in the (respelled) vocabulary is not added.
+        let respelled = isGemma ? Set(tokens) : []
         var addedTokens = zip(tokens.indices, types).compactMap { id, type -> AddedToken? in
             switch type {
-            case controlType: return AddedToken(id: id, content: tokens[id], special: true, normalized: false)
-            case userDefinedType: return AddedToken(id: id, content: tokens[id], special: false, normalized: false)
+            case controlType: return AddedToken(id: id, content: fileTokens[id], special: true, normalized: false)
+            case userDefinedType where !isGemma || respelled.contains(fileTokens[id]):
+                return AddedToken(id: id, content: fileTokens[id], special: false, normalized: false)
             default: return nil
             }
         }
@@ -80,6 +92,8 @@ extension Tokenizer {
             let derivedMerges: [(String, String)]
             if let merges {
                 derivedMerges = merges
+            } else if isGemma {
+                derivedMerges = Self.mergesFromScores(tokens: tokens, scores: tokens.indices.map { -Float($0) })
             } else {
                 guard let scores = gguf.floatArray("tokenizer.ggml.scores") else {
                     throw error("tokenizer.ggml.scores is missing or not a list of numbers (the merges come from the scores)")
@@ -92,9 +106,15 @@ extension Tokenizer {
             }
             model = try BytePairModel(tokens: Array(zip(tokens, tokens.indices)), merges: derivedMerges,
                                       alphabet: .characters(byteFallback: true), fuseUnknown: true, source: source)
-            normalizer = nil
-            preTokenizer = .metaspace(replacement: PreTokenizer.metaspace, prependScheme: .first, split: false)
-            decoder = .sentencePiece
+            if isGemma {
+                normalizer = .replace(pattern: " ", content: String(PreTokenizer.metaspace))
+                preTokenizer = .sequence([])
+                decoder = .gemma
+            } else {
+                normalizer = nil
+                preTokenizer = .metaspace(replacement: PreTokenizer.metaspace, prependScheme: .first, split: false)
+                decoder = .sentencePiece
+            }
             // As transformers and llama.cpp: a SentencePiece vocabulary adds BOS unless it says not to.
             addsBOS = gguf.bool("tokenizer.ggml.add_bos_token") ?? true
         } else {
@@ -120,6 +140,15 @@ extension Tokenizer {
         try self.init(model: model, addedTokens: addedTokens, normalizer: normalizer, preTokenizer: preTokenizer,
                       postProcessor: postProcessor, decoder: decoder, bosTokenID: bosTokenID, eosTokenID: eosTokenID,
                       source: source)
+    }
+
+    /// Gemma's spelling of a token made only of whitespace with a space in it: one "▁" per character.
+    /// Whitespace as Python's `str.strip` sees it: Unicode's, and the separators U+001C-U+001F.
+    static func gemmaSpelling(_ token: String) -> String {
+        let scalars = token.unicodeScalars
+        func isSpace(_ s: Unicode.Scalar) -> Bool { s.properties.isWhitespace || (0x1C...0x1F).contains(s.value) }
+        guard scalars.contains(" "), scalars.allSatisfy(isSpace) else { return token }
+        return String(repeating: String(PreTokenizer.metaspace), count: scalars.count)
     }
 
     /// The merges transformers derives for a SentencePiece vocabulary that lists none (llama.cpp merges

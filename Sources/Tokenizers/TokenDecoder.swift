@@ -14,6 +14,11 @@ enum TokenDecoder: Sendable, Equatable {
         .strip(content: " ", start: 1, stop: 0),
     ])
 
+    /// Gemma's: the same without the strip (its tokenizer prepends no "▁").
+    static let gemma = TokenDecoder.steps([
+        .replace(pattern: String(PreTokenizer.metaspace), content: " "), .byteFallback, .fuse,
+    ])
+
     func decode(_ tokens: [String]) -> String {
         switch self {
         case .byteLevel:

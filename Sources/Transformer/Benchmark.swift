@@ -19,10 +19,11 @@ extension Transformer {
         let qDim = c.nHeads * c.dHead, qkv = qDim + 2 * c.nKVHeads * c.dHead
         func block(_ rows: Int) -> [ProductShape] {
             var shapes = [ProductShape(m: rows, n: c.dModel, k: qDim)]
-            if case .gatedSiLU? = weights.layers.first?.mlp {
-                shapes.append(ProductShape(m: rows, n: 2 * c.dFF, k: c.dModel))
-            } else {
+            // Gated MLPs (SwiGLU, GeGLU) fuse gate and up into one product of twice the width.
+            if case .gelu? = weights.layers.first?.mlp {
                 shapes.append(ProductShape(m: rows, n: c.dFF, k: c.dModel))
+            } else {
+                shapes.append(ProductShape(m: rows, n: 2 * c.dFF, k: c.dModel))
             }
             shapes.append(ProductShape(m: rows, n: c.dModel, k: c.dFF))
             return shapes

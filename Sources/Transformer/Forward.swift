@@ -178,10 +178,13 @@ private struct ForwardPass {
     mutating func run(cache: inout KVCache, logitRows: [Int], vocabulary: [Int]?) -> [Float] {
         PassProfile.time(.embed) { embed() }
         let rotaryTable = model.rotary?.table(for: positions)
+        let localTable = model.localRotary?.table(for: positions)
         let lastLayer = model.weights.layers.count - 1
         let liveRows = lastLayerRows(logitRows: logitRows)
         for layer in model.weights.layers.indices {
-            runBlock(layer, cache: &cache, rotaryTable: rotaryTable, liveRows: layer == lastLayer ? liveRows : 0 ..< rows)
+            // Gemma's sliding-window layers turn q and k by their own (local) rotary base.
+            let table = model.slidingWindow(layer) != nil ? localTable ?? rotaryTable : rotaryTable
+            runBlock(layer, cache: &cache, rotaryTable: table, liveRows: layer == lastLayer ? liveRows : 0 ..< rows)
         }
         return PassProfile.time(.lmHead) { finalLogits(rows: logitRows, liveRows: liveRows, vocabulary: vocabulary) }
     }
@@ -209,6 +212,9 @@ private struct ForwardPass {
         let d = model.config.dModel, x = workspace.residual
         for (row, token) in tokens.enumerated() {
             model.weights.tokenEmbedding.decodeRow(token, into: x + row * d)
+        }
+        if let scale = model.weights.embeddingScale {
+            for i in 0 ..< rows * d { x[i] *= scale }
         }
         hooks.visit(HookName(.embed), x, stride: d, rowShape: [d])
         if let positions = model.weights.positionEmbedding {
@@ -259,6 +265,7 @@ private struct ForwardPass {
 
         hooks.visit(HookName(.z, layer: l), ws.z, stride: qDim, rowShape: [config.nHeads, dHead])
         PassProfile.time(.output) { layer.output.apply(z, rows: live, into: out) }
+        if let norm = layer.postAttentionNorm { PassProfile.time(.norm) { norm.apply(out, rows: live, width: d, into: out) } }
         hooks.visit(HookName(.attentionOut, layer: l), ws.sublayerOut, stride: d, rowShape: [d])
         PassProfile.time(.residualAdd) { Kernels.add(out, into: liveX, count: live * d) }
         hooks.visit(HookName(.residMid, layer: l), x, stride: d, rowShape: [d])
@@ -273,7 +280,12 @@ private struct ForwardPass {
             PassProfile.time(.gateUp) { up.apply(normalized, rows: live, into: ws.mlpHidden) }
             PassProfile.time(.activation) { Kernels.geluTanh(ws.mlpHidden, count: live * up.outputs) }
             PassProfile.time(.down) { down.apply(ws.mlpHidden, rows: live, into: out) }
+        case let .gatedGELU(gateUp, down):
+            PassProfile.time(.gateUp) { gateUp.apply(normalized, rows: live, into: ws.mlpWide) }
+            PassProfile.time(.activation) { Kernels.geluTanhGate(ws.mlpWide, rows: live, width: down.inputs, into: ws.mlpHidden) }
+            PassProfile.time(.down) { down.apply(ws.mlpHidden, rows: live, into: out) }
         }
+        if let norm = layer.postMLPNorm { PassProfile.time(.norm) { norm.apply(out, rows: live, width: d, into: out) } }
         hooks.visit(HookName(.mlpOut, layer: l), ws.sublayerOut, stride: d, rowShape: [d])
         PassProfile.time(.residualAdd) { Kernels.add(out, into: liveX, count: live * d) }
         hooks.visit(HookName(.residPost, layer: l), x, stride: d, rowShape: [d])
@@ -303,6 +315,7 @@ private struct ForwardPass {
         let patternRows = hooks.isActive(patternHook) ? hooks.capturedRows : []
         var pattern = patternRows.isEmpty ? [] : [Float](repeating: 0, count: config.nHeads * patternRows.count * keyCount)
         let (rows, start, trunkRows, attention) = (self.rows, self.start, self.trunkRows, model.attention)
+        let window = model.slidingWindow(l)
         let first = queryRows.lowerBound, zStride = config.nHeads * config.dHead, z = workspace.z + first * zStride
 
         cache.keys[l].withUnsafeMutableBufferPointer { keys in
@@ -319,7 +332,7 @@ private struct ForwardPass {
                                                       destination: patternBuffer.baseAddress!, keyCount: keyCount)
                     attention(queries: q + first * qkvWidth, queryStride: qkvWidth, rows: queryRows.count, start: start + first,
                               keys: keys.baseAddress!, values: values.baseAddress!, kvStride: kvDim,
-                              branchStart: trunkRows < rows ? start + trunkRows : nil,
+                              branchStart: trunkRows < rows ? start + trunkRows : nil, window: window,
                               into: z, zStride: zStride, pattern: sink)
                 }
             }

@@ -110,15 +110,31 @@ enum Kernels {
         }
     }
 
+    /// Gemma's gated MLP: `gelu_tanh(gate) * up` for each row of a [rows, 2F] buffer holding gate
+    /// then up, into [rows, F] (PyTorch's `gelu(approximate="tanh")`, then the product).
+    static func geluTanhGate(_ gateUp: UnsafePointer<Float>, rows: Int, width: Int, into y: UnsafeMutablePointer<Float>) {
+        forEachChunk(of: rows, minimumChunk: rowsPerThread) { range in
+            for row in range {
+                let gate = gateUp + row * 2 * width, up = gate + width, out = y + row * width
+                for i in 0 ..< width {
+                    out[i] = geluTanh(gate[i]) * up[i]
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func geluTanh(_ v: Float) -> Float {
+        0.5 * v * (1 + tanh(geluTanhScale * (v + 0.044715 * (v * v * v))))
+    }
+
+    static let geluTanhScale = Float((2 / Double.pi).squareRoot())
+
     /// GPT-2's `gelu_new` (the tanh approximation), in place:
     /// `0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x³)))`.
     static func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        let c = Float((2 / Double.pi).squareRoot())
         forEachChunk(of: count, minimumChunk: 1 << 14) { range in
-            for i in range {
-                let v = x[i]
-                x[i] = 0.5 * v * (1 + tanh(c * (v + 0.044715 * (v * v * v))))
-            }
+            for i in range { x[i] = geluTanh(x[i]) }
         }
     }
 

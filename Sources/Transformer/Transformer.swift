@@ -25,6 +25,10 @@ public struct Transformer: Sendable {
     public let capabilities: ModelCapabilities
     /// nil for families with learned positions instead.
     let rotary: RotaryEmbedding?
+    /// The rotary embedding of sliding-window layers where it differs (Gemma 3's local base).
+    let localRotary: RotaryEmbedding?
+    /// Per layer, the number of positions a query sees (its own included); nil for all before it.
+    let slidingWindows: [Int?]
     let attention: CausalAttention
 
     /// How the weight matrices are kept: as stored in the file, or decoded to float32 at load.
@@ -58,6 +62,8 @@ public struct Transformer: Sendable {
         weightStorage = storage
         self.config = config
         path = source.path
+        localRotary = nil
+        slidingWindows = Array(repeating: nil, count: config.nLayers)
         attention = CausalAttention(heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.dHead,
                                     scale: 1 / Float(config.dHead).squareRoot())
     }
@@ -71,6 +77,9 @@ public struct Transformer: Sendable {
     public init(path: String, storage: WeightStorage = .stored) throws {
         try self.init(OpenedModel.open(path: path), storage: storage)
     }
+
+    /// The sliding window of `layer`, nil where the layer attends to every earlier position.
+    func slidingWindow(_ layer: Int) -> Int? { slidingWindows[layer] }
 
     /// An empty cache for this model.
     public func makeCache() -> KVCache {

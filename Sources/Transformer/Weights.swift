@@ -12,6 +12,8 @@ struct ModelWeights: Sendable {
     var finalNorm: Norm
     /// [vocab, d]; the token embedding itself when the model ties them (shared storage).
     var lmHead: WeightMatrix
+    /// Gemma multiplies the token embedding by √d (rounded to float32) before the first block.
+    var embeddingScale: Float? = nil
 
     /// Every matrix decoded to float32 (the same values the stored form decodes to).
     func decodedToFloat32() -> ModelWeights {
@@ -29,6 +31,8 @@ struct ModelWeights: Sendable {
                 layer.mlp = .gatedSiLU(gateUp: gateUp.decodedToFloat32(), down: down.decodedToFloat32())
             case let .gelu(up, down):
                 layer.mlp = .gelu(up: up.decodedToFloat32(), down: down.decodedToFloat32())
+            case let .gatedGELU(gateUp, down):
+                layer.mlp = .gatedGELU(gateUp: gateUp.decodedToFloat32(), down: down.decodedToFloat32())
             }
             return layer
         }
@@ -46,6 +50,9 @@ struct LayerWeights: Sendable {
     var output: Linear
     var mlpNorm: Norm
     var mlp: FeedForward
+    /// Gemma 2 and 3 normalise each sublayer's output too, before it joins the residual stream.
+    var postAttentionNorm: Norm? = nil
+    var postMLPNorm: Norm? = nil
 }
 
 /// `y = x · Wᵀ + b` with W stored [out, in], as `torch.nn.Linear` stores it.
@@ -114,10 +121,12 @@ enum FeedForward: Sendable {
     case gatedSiLU(gateUp: Linear, down: Linear)
     /// GPT-2's MLP: `down(gelu_new(up(x)))`.
     case gelu(up: Linear, down: Linear)
+    /// Gemma's GeGLU: `down(gelu_tanh(gate(x)) * up(x))`, gate and up fused as in `gatedSiLU`.
+    case gatedGELU(gateUp: Linear, down: Linear)
 
     var hiddenWidth: Int {
         switch self {
-        case let .gatedSiLU(_, down), let .gelu(_, down): down.inputs
+        case let .gatedSiLU(_, down), let .gelu(_, down), let .gatedGELU(_, down): down.inputs
         }
     }
 }

@@ -90,3 +90,48 @@ final class GGUFTokenizerErrorTests: XCTestCase {
         try assertBrokenGGUFs(cases)
     }
 }
+
+/// Gemma 3 270M's tokenizer (SentencePiece BPE over 262,144 tokens, BOS added) against the one
+/// transformers builds from the same GGUF, on the corpus with Gemma's own tokens and non-Latin
+/// scripts (reference/make_gemma3_fixtures.py). Skips when the model is not in the cache.
+final class Gemma3TokenizerTests: XCTestCase {
+    private static let tokenizer = Result { () throws -> Tokenizer? in
+        try Gemma3Model.cached().map { try Tokenizer(gguf: GGUFFile(url: $0)) }
+    }
+
+    private func tokenizer() throws -> Tokenizer {
+        guard let tokenizer = try Self.tokenizer.get() else { throw XCTSkip(Gemma3Model.absentReason) }
+        return tokenizer
+    }
+
+    func testMatchesTransformersOnTheCorpus() throws {
+        let tokenizer = try tokenizer()
+        let expected = try Fixtures.decode(ExpectedFile.self, "gemma3-gguf-expected.json")
+        XCTAssertGreaterThanOrEqual(expected.cases.count, 400)
+        let matching = assertMatchesReference(tokenizer, expected)
+        XCTAssertEqual(matching, expected.cases.count, "cases matching transformers in ids, offsets and decoding")
+        print("Gemma 3 tokenizer: \(matching) of \(expected.cases.count) strings match transformers "
+              + "(\(expected.cases.reduce(0) { $0 + $1.ids.count }) tokens)")
+        XCTAssertEqual(tokenizer.kind, expected.kind)
+        XCTAssertEqual(tokenizer.bosTokenID, expected.bos_token_id)
+        XCTAssertEqual(tokenizer.eosTokenID, expected.eos_token_id)
+        XCTAssertEqual(tokenizer.vocabSize, expected.vocab_size)
+        XCTAssertEqual(tokenizer.addsBOSToken, expected.adds_bos_token)
+        XCTAssertEqual(tokenizer.addsBOSToken, true)
+        for single in try XCTUnwrap(expected.token_decodes) {
+            XCTAssertEqual(tokenizer.decode([single.id]), single.text, "decode of token \(single.id)")
+        }
+    }
+
+    /// Tokens of spaces are looked up as "▁"s (the file spells them with spaces); "\n" and "\t"
+    /// are added tokens; BOS can be turned off.
+    func testWhitespaceTokensAndBOS() throws {
+        let tokenizer = try tokenizer()
+        XCTAssertEqual(tokenizer.tokenString(138), "\u{2581}\u{2581}")
+        XCTAssertEqual(tokenizer.encode("a  b", addSpecialTokens: false).contains(138), true)
+        XCTAssertEqual(tokenizer.encode("x\ny").first, tokenizer.bosTokenID)
+        let url = try XCTUnwrap(Gemma3Model.cached())
+        let withoutBOS = try Tokenizer(gguf: GGUFFile(url: url), addBOS: false)
+        XCTAssertEqual(withoutBOS.encode("Hello world"), Array(tokenizer.encode("Hello world").dropFirst()))
+    }
+}

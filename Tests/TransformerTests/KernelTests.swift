@@ -55,4 +55,58 @@ final class KernelTests: XCTestCase {
         }
         XCTAssertEqual(LlamaFamily.ggufQueryKeyRowsToHF(gguf, heads: heads, headDim: headDim, columns: columns), hf)
     }
+
+    /// Sliding-window attention against a plain double-precision loop: a query at position p sees
+    /// keys p - W + 1 ... p; a branch sits at the first branch position and sees the keys before it
+    /// in the window, and itself. Over 64 query rows, so that several blocks of rows run, after a
+    /// cached prefix, with the probabilities read through the pattern sink.
+    func testSlidingWindowAttentionMatchesADirectComputation() {
+        let heads = 4, kvHeads = 2, headDim = 8, cached = 30, trunk = 90, branches = 3, window = 17
+        let rows = trunk + branches, keyCount = cached + rows
+        var generator = SystemRandomNumberGenerator()
+        func random(_ count: Int) -> [Float] { (0 ..< count).map { _ in Float.random(in: -1 ... 1, using: &generator) } }
+        let queries = random(rows * heads * headDim)
+        let keys = random(keyCount * kvHeads * headDim), values = random(keyCount * kvHeads * headDim)
+        let attention = CausalAttention(heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 0.3)
+        let branchStart = cached + trunk
+        let patternRows = [0, 40, trunk - 1, trunk + 1]
+        var z = [Float](repeating: .nan, count: rows * heads * headDim)
+        var pattern = [Float](repeating: 0, count: heads * patternRows.count * keyCount)
+        queries.withUnsafeBufferPointer { q in
+            keys.withUnsafeBufferPointer { k in
+                values.withUnsafeBufferPointer { v in
+                    z.withUnsafeMutableBufferPointer { out in
+                        pattern.withUnsafeMutableBufferPointer { p in
+                            attention(queries: q.baseAddress!, queryStride: heads * headDim, rows: rows, start: cached,
+                                      keys: k.baseAddress!, values: v.baseAddress!, kvStride: kvHeads * headDim,
+                                      branchStart: branchStart, window: window, into: out.baseAddress!, zStride: heads * headDim,
+                                      pattern: .init(rows: patternRows, destination: p.baseAddress!, keyCount: keyCount))
+                        }
+                    }
+                }
+            }
+        }
+        for row in 0 ..< rows {
+            let position = cached + row, logical = min(position, branchStart)
+            let visible = Array(max(0, logical - window + 1) ..< logical) + [position]
+            for head in 0 ..< heads {
+                let g = head / (heads / kvHeads)
+                let scores = visible.map { key in
+                    0.3 * (0 ..< headDim).reduce(0.0) { $0 + Double(queries[(row * heads + head) * headDim + $1]) * Double(keys[(key * kvHeads + g) * headDim + $1]) }
+                }
+                let top = scores.max()!, weights = scores.map { Foundation.exp($0 - top) }, total = weights.reduce(0, +)
+                for i in 0 ..< headDim {
+                    let expected = zip(visible, weights).reduce(0.0) { $0 + $1.1 / total * Double(values[($1.0 * kvHeads + g) * headDim + i]) }
+                    XCTAssertEqual(Double(z[(row * heads + head) * headDim + i]), expected, accuracy: 1e-5, "row \(row) head \(head)")
+                }
+                if let index = patternRows.firstIndex(of: row) {
+                    let probabilities = pattern[((head * patternRows.count) + index) * keyCount ..< ((head * patternRows.count) + index + 1) * keyCount]
+                    for key in 0 ..< keyCount {
+                        let expected = visible.firstIndex(of: key).map { weights[$0] / total } ?? 0
+                        XCTAssertEqual(Double(probabilities[probabilities.startIndex + key]), expected, accuracy: 1e-6, "pattern row \(row) key \(key)")
+                    }
+                }
+            }
+        }
+    }
 }
