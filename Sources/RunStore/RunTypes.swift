@@ -99,12 +99,17 @@ public struct RunSpec: Sendable, Equatable {
     public var samples: [SampleInfo]
     /// Whether /activations/q and /activations/k are stored.
     public var saveActivations: Bool
+    /// Set when this run is one shard of a larger one (`probe --shard I/N`); `samples` are then
+    /// the shard's rows, in the order of `shard.rows`.
+    public var shard: RunShard?
 
-    public init(header: RunHeader, options: [String], samples: [SampleInfo], saveActivations: Bool) {
+    public init(header: RunHeader, options: [String], samples: [SampleInfo], saveActivations: Bool,
+                shard: RunShard? = nil) {
         self.header = header
         self.options = options
         self.samples = samples
         self.saveActivations = saveActivations
+        self.shard = shard
     }
 
     public var shape: RunShape {
