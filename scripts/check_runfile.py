@@ -34,6 +34,29 @@ STRING = "string"
 INT32_SEQUENCE = "vlen int32"
 
 
+SHARD_ATTRS = ["shard_index", "shard_count", "shard_total_rows", "dataset_rows"]
+
+
+def check_shard(f, n, problems):
+    """A shard's file (probe --shard I/N): its attributes and /shard/rows; a summary or ""."""
+    if "shard_index" not in f.attrs:
+        return ""
+    values = {name: f.attrs.get(name) for name in SHARD_ATTRS}
+    for name, value in values.items():
+        if not isinstance(value, np.integer) or value < 1:
+            problems.append(f"root attribute {name} is {value!r}, expected a positive integer")
+            return ""
+    index, count, total = (int(values[k]) for k in SHARD_ATTRS[:3])
+    if index > count:
+        problems.append(f"shard_index {index} is above shard_count {count}")
+    rows = f["/shard/rows"][()]
+    if rows.shape != (n,) or (rows < 0).any() or (rows >= total).any() or (np.diff(rows) <= 0).any():
+        problems.append(f"/shard/rows must be {n} ascending rows within 0..{total - 1}")
+    elif not np.array_equal(rows, np.arange(index - 1, total, count)):
+        problems.append(f"/shard/rows are not the round-robin rows of shard {index}/{count} of {total}")
+    return f", shard {index}/{count} of {total} rows"
+
+
 def expected_datasets(n, o, layers, heads, kv_heads, d_head, s, d, activations, sample_options=True, shots=False, mcqa=False):
     """Path -> (dtype, shape) for a run of these sizes."""
     f4, i2 = np.dtype("<f4"), np.dtype("<i2")
@@ -211,6 +234,8 @@ def check(path):
         expected = expected_datasets(n, o, dims["n_layers"], dims["n_heads"], dims["n_kv_heads"],
                                      dims["d_head"], s, d, activations, sample_options, "/samples/shot_ids" in f,
                                      "/samples/key_positions" in f)
+        if "shard_index" in f.attrs:
+            expected["/shard/rows"] = (np.dtype("<i8"), (n,))
         present = all_datasets(f)
         for name in sorted(set(present) - set(expected)):
             problems.append(f"unexpected dataset {name}")
@@ -227,10 +252,11 @@ def check(path):
         complete = check_samples(f, n, o, problems)
         worst = check_scores(f, complete, dims, problems)
         heads = check_heads(f, complete, problems)
+        shard = check_shard(f, n, problems)
         recomputed = "no activations" if worst is None else \
             f"scores recomputed from activations, worst relative error {worst:.1e}"
         summary = (f"{n} samples, {int(complete.sum())} complete, {o} options, "
-                   f"heads {'written' if heads else 'not written'}, {recomputed}")
+                   f"heads {'written' if heads else 'not written'}, {recomputed}{shard}")
         return problems, summary
 
 

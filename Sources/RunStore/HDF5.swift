@@ -163,7 +163,7 @@ func elementCount(_ shape: [Int]) -> Int? {
     return count
 }
 
-private func makeDataspace(_ shape: [Int], _ path: String) throws -> Handle {
+func makeDataspace(_ shape: [Int], _ path: String) throws -> Handle {
     if shape.isEmpty {
         return Handle(try hdf5(path, "make a scalar dataspace") { H5Screate(H5S_SCALAR) }, release: H5Sclose)
     }
@@ -173,7 +173,7 @@ private func makeDataspace(_ shape: [Int], _ path: String) throws -> Handle {
     }, release: H5Sclose)
 }
 
-private func dataspaceShape(_ space: hid_t, _ path: String, _ what: String) throws -> [Int] {
+func dataspaceShape(_ space: hid_t, _ path: String, _ what: String) throws -> [Int] {
     let rank = try hdf5(path, "read the shape of \(what)") { H5Sget_simple_extent_ndims(space) }
     var dims = [hsize_t](repeating: 0, count: Int(rank))
     try hdf5(path, "read the shape of \(what)") { H5Sget_simple_extent_dims(space, &dims, nil) }
@@ -287,7 +287,7 @@ extension H5Object {
 }
 
 /// Reads `count` strings stored with HDF5 type `fileType`, variable- or fixed-length.
-private func readStrings(of fileType: hid_t, count: Int, in object: H5Object, what: String,
+func readStrings(of fileType: hid_t, count: Int, in object: H5Object, what: String,
                          read: (_ memoryType: hid_t, _ buffer: UnsafeMutableRawPointer) throws -> Void,
                          reclaim: (_ memoryType: hid_t, _ buffer: UnsafeMutableRawPointer) -> herr_t)
     throws -> [String] {

@@ -20,6 +20,8 @@ public final class RunFile {
     public let header: RunHeader
     public let shape: RunShape
     public let saveActivations: Bool
+    /// Set when the file is one shard of a larger run.
+    public let shard: RunShard?
     /// The rows of the by-steps / by-distractors head tables.
     public let stepsValues: [Int]
     public let distractorsValues: [Int]
@@ -46,6 +48,7 @@ public final class RunFile {
         header = datasets.header
         shape = datasets.shape
         saveActivations = datasets.hasActivations
+        shard = datasets.shard
         stepsValues = try datasets[RunLayout.stepsValues].read(as: Int16.self).map(Int.init)
         distractorsValues = try datasets[RunLayout.distractorsValues].read(as: Int16.self).map(Int.init)
         complete = try datasets.readComplete()
@@ -76,7 +79,7 @@ public final class RunFile {
     /// Refuses a run whose preallocated data alone would not fit on the disk or under the
     /// process's file size limit. This turns the usual full-disk case into a clear message
     /// before HDF5 writes anything (HDF5 cannot cleanly close a file it failed to write).
-    private static func ensureRoom(for bytes: Int, at path: String) throws {
+    static func ensureRoom(for bytes: Int, at path: String) throws {
         func refuse(_ room: String) -> RunStoreError {
             RunStoreError(path, "cannot create the run: it needs at least \(describe(bytes: bytes)) but \(room)")
         }
@@ -114,6 +117,12 @@ public final class RunFile {
         guard stored.hasActivations == spec.saveActivations else {
             throw refuse(stored.hasActivations ? "the file has saved activations, this run saves none"
                                                : "the file has no saved activations, this run saves them")
+        }
+        if stored.shard != spec.shard {
+            func describe(_ shard: RunShard?) -> String {
+                shard.map { "shard \($0.shard) of \($0.totalRows) rows" } ?? "a whole run"
+            }
+            throw refuse("the file is \(describe(stored.shard)), this run is \(describe(spec.shard))")
         }
         let samples = try stored.readSamples()
         guard samples.count == spec.samples.count else {

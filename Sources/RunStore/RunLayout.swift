@@ -40,6 +40,15 @@
 // + /heads/baseline_accuracy_by_steps        [S] float32
 // + /heads/baseline_accuracy_by_distractors  [D] float32
 // + /heads/complete                 [] uint8  1 once every /heads table is written
+// + /shard/rows             [n] int64  only in a shard's file (probe --shard I/N): the whole
+//                            run's row of each of its rows, ascending; written at creation.
+//                            With it, root attrs shard_index (I), shard_count (N),
+//                            shard_total_rows (rows of the whole run) and dataset_rows (samples
+//                            in the dataset). `qkprobe merge` drops all of them.
+//
+// Every dataset under the per-sample groups (/samples, /scores, /activations) has the sample as
+// its first dimension: `merge` concatenates exactly those, so a new per-sample dataset belongs
+// there.
 //
 // Crash safety. HDF5 1.10 does not update its metadata atomically, so a run never changes
 // metadata after creation:
@@ -91,6 +100,12 @@ enum RunLayout {
     static let baselineAccuracyBySteps = "/heads/baseline_accuracy_by_steps"
     static let baselineAccuracyByDistractors = "/heads/baseline_accuracy_by_distractors"
     static let headsComplete = "/heads/complete"
+    static let shardRows = "/shard/rows"
+
+    /// Groups whose every dataset has the sample as its first dimension.
+    static let perSampleGroups = ["/samples", "/scores", "/activations"]
+    /// Root attributes only a shard's file has.
+    static let shardAttributes = ["shard_index", "shard_count", "shard_total_rows", "dataset_rows"]
 
     /// Largest dimension accepted from a file's attributes (a guard against corrupt headers).
     static let maxDimension = 1 << 20
@@ -162,6 +177,45 @@ enum RunLayout {
             _ = try file.createDataset(path, element: .scalar(Float.self), shape: dims, storage: unwritten)
         }
         _ = try file.createDataset(headsComplete, element: .scalar(UInt8.self), shape: [], storage: notYet)
+        if let shard = spec.shard { try writeShard(shard, to: file) }
+    }
+
+    private static func writeShard(_ shard: RunShard, to file: H5File) throws {
+        try file.setAttribute("shard_index", Int64(shard.shard.index))
+        try file.setAttribute("shard_count", Int64(shard.shard.count))
+        try file.setAttribute("shard_total_rows", Int64(shard.totalRows))
+        try file.setAttribute("dataset_rows", Int64(shard.datasetRows))
+        try file.createGroup("/shard")
+        try file.createDataset(shardRows, element: .scalar(Int64.self), shape: [shard.rows.count],
+                               storage: .compressed(rowsPerChunk: min(shard.rows.count, rowsPerChunk)))
+            .write(shard.rows.map { Int64($0) })
+    }
+
+    /// The shard a file holds, nil for a whole run; checked against itself and `samples`.
+    static func readShard(_ file: H5File, samples: Int) throws -> RunShard? {
+        guard try file.hasAttribute("shard_index") else { return nil }
+        let path = file.path
+        func count(_ name: String) throws -> Int {
+            let value = try file.attribute(name, as: Int64.self)
+            guard (1...Int64(Int32.max)).contains(value) else {
+                throw RunStoreError(path, "attribute \(name) is \(value), outside 1...\(Int32.max)")
+            }
+            return Int(value)
+        }
+        let shard: Shard
+        do { shard = try Shard(index: count("shard_index"), count: count("shard_count")) } catch let error as ShardError {
+            throw RunStoreError(path, error.description)
+        }
+        let total = try count("shard_total_rows")
+        let stored = try file.openDataset(shardRows)
+        guard stored.shape == [samples] else {
+            throw RunStoreError(path, "\(shardRows) has shape \(stored.shape), expected [\(samples)]")
+        }
+        let rows = try stored.read(as: Int64.self)
+        for (index, row) in rows.enumerated() where !(0..<Int64(total)).contains(row) || (index > 0 && row <= rows[index - 1]) {
+            throw RunStoreError(path, "\(shardRows)[\(index)] is \(row): rows must ascend within 0..<\(total)")
+        }
+        return RunShard(shard: shard, totalRows: total, datasetRows: try count("dataset_rows"), rows: rows.map { Int($0) })
     }
 
     /// Bytes of the datasets preallocated at creation: a lower bound of the file's size.
@@ -193,6 +247,15 @@ enum RunLayout {
             throw fail("\(spec.options.count) options (1 to \(Int8.max) are supported)")
         }
         guard !spec.samples.isEmpty else { throw fail("no samples") }
+        if let shard = spec.shard {
+            guard shard.rows.count == spec.samples.count else {
+                throw fail("shard \(shard.shard) lists \(shard.rows.count) rows for \(spec.samples.count) samples")
+            }
+            guard zip(shard.rows, shard.rows.dropFirst()).allSatisfy({ $0 < $1 }),
+                  shard.rows.allSatisfy({ (0..<shard.totalRows).contains($0) }) else {
+                throw fail("shard \(shard.shard) rows must ascend within 0..<\(shard.totalRows)")
+            }
+        }
         let shape = spec.shape
         let largest = [shape.samples, shape.options, shape.layers, shape.heads, shape.headDim, MemoryLayout<Float>.size]
         guard let bytes = elementCount(largest), bytes <= Int.max / 4 else { throw fail("the score arrays are too large") }
@@ -291,6 +354,8 @@ enum RunLayout {
         let header: RunHeader
         let shape: RunShape
         let hasActivations: Bool
+        /// Set in a shard's file.
+        let shard: RunShard?
         /// Whether the file stores options per sample (older files do not).
         let hasSampleOptions: Bool
         let hasShotIDs: Bool
@@ -343,6 +408,7 @@ enum RunLayout {
             guard scoreBytes <= (try file.fileSize) else {
                 throw RunStoreError(file.path, "\(qk) of shape \([n, o, l, h]) does not fit in the file")
             }
+            shard = try readShard(file, samples: n)
             self.datasets = datasets
         }
 

@@ -21,6 +21,8 @@ public final class RunReader {
     /// nil until the run wrote them (it does so once every row is complete).
     public let headTables: HeadTables?
     public let hasActivations: Bool
+    /// Set when the file is one shard of a larger run (`probe --shard I/N`).
+    public let shard: RunShard?
     private let datasets: RunLayout.Opened
 
     public init(url: URL) throws {
@@ -31,6 +33,7 @@ public final class RunReader {
         header = datasets.header
         shape = datasets.shape
         hasActivations = datasets.hasActivations
+        shard = datasets.shard
         options = try datasets[RunLayout.options].readStrings()
         samples = try datasets.readSamples()
         complete = try datasets.readComplete()

@@ -148,9 +148,13 @@ public struct RunSpec: Sendable, Equatable {
     public var samples: [SampleInfo]
     /// Whether /activations/q and /activations/k are stored.
     public var saveActivations: Bool
+    /// Set when this run is one shard of a larger one (`probe --shard I/N`); `samples` are then
+    /// the shard's rows, in the order of `shard.rows`.
+    public var shard: RunShard?
 
     /// Samples without options of their own get the run's, with unknown (-1) token ids.
-    public init(header: RunHeader, options: [String], samples: [SampleInfo], saveActivations: Bool) {
+    public init(header: RunHeader, options: [String], samples: [SampleInfo], saveActivations: Bool,
+                shard: RunShard? = nil) {
         self.header = header
         self.options = options
         self.samples = samples.map { sample in
@@ -160,6 +164,7 @@ public struct RunSpec: Sendable, Equatable {
             return sample
         }
         self.saveActivations = saveActivations
+        self.shard = shard
     }
 
 

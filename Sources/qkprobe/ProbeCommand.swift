@@ -95,6 +95,10 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: "Probe only the first N samples.")
     var limit: Int?
 
+    @Option(help: ArgumentHelp("Probe only shard I of N: rows I-1, I-1+N, I-1+2N, ... of the run; qkprobe merge joins the shards.", valueName: "I/N"),
+            transform: { try Shard(parsing: $0) })
+    var shard: Shard?
+
     @Flag(help: "Continue the run in an existing output file (it must have been made with the same settings).")
     var resume = false
 
@@ -133,7 +137,9 @@ struct ProbeCommand: ParsableCommand {
     func run() throws {
         let datasetURL = URL(fileURLWithPath: dataset)
         let loadedDataset = try format.resolve(for: datasetURL).load(datasetURL)
-        let samples = Array(loadedDataset.samples.prefix(limit ?? .max))
+        let wholeRun = Array(loadedDataset.samples.prefix(limit ?? .max))
+        let runShard = try shard.map { try RunShard(shard: $0, totalRows: wholeRun.count, datasetRows: loadedDataset.samples.count) }
+        let samples = runShard.map { $0.rows.map { wholeRun[$0] } } ?? wholeRun
         let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0), cue: answerCue) }
         let anchorRule = anchor ?? (promptTemplate?.marksAnchor == true ? .marked : .beforeCue)
         var fewShot: FewShot?
@@ -172,7 +178,7 @@ struct ProbeCommand: ParsableCommand {
             modelSHA256: try loaded.opened.location.sha256(), architecture: config.architecture.rawValue,
             nLayers: config.nLayers, nHeads: config.nHeads, nKVHeads: config.nKVHeads, dHead: config.dHead,
             datasetName: loadedDataset.name, datasetSHA256: try datasetDigest(datasetURL),
-            template: promptTemplate?.text ?? (samples.first?.prompt != nil ? "{prompt}" : PromptTemplate.defaultText),
+            template: promptTemplate?.text ?? (wholeRun.first?.prompt != nil ? "{prompt}" : PromptTemplate.defaultText),
             anchorRule: geometry == .mcqa ? "last-token" : anchorRule.rawValue, answerCue: answerCue, chatTemplate: chatTemplate?.family.rawValue ?? "none",
             shots: shots, shotsDataset: shotsName, shotsSHA256: shotsDigest, shotsSeed: seed,
             geometry: geometry.rawValue, mcqaKey: geometry == .mcqa ? mcqaKey.rawValue : "",
@@ -186,7 +192,7 @@ struct ProbeCommand: ParsableCommand {
                            anchor: prepared.anchor, options: sample.options, optionIDs: prepared.optionIDs.map(Int32.init),
                            shotIDs: prepared.shotIDs, keyPositions: prepared.keyPositions.map(Int32.init))
             },
-            saveActivations: saveActivations)
+            saveActivations: saveActivations, shard: runShard)
 
         let run = try RunFile.open(at: outputURL, spec: spec, ifExists: resume ? .resume : force ? .overwrite : .refuse)
         let pending = run.pendingRows
@@ -225,23 +231,6 @@ extension ProbeCommand {
     private func resumedThreadCount(_ url: URL) -> Int? {
         guard resume, FileManager.default.fileExists(atPath: url.path) else { return nil }
         return try? RunReader(url: url).header.threads
-    }
-}
-
-extension HeadTables {
-    /// The stored tables, one row per steps/distractors value the file lays out (NaN where no
-    /// labelled sample has that value).
-    init(_ tables: HeadAccuracyTables, stepsValues: [Int], distractorsValues: [Int]) {
-        let empty = [Float](repeating: .nan, count: tables.layers * tables.heads)
-        func rows(_ groups: [AccuracyGroup], _ values: [Int]) -> (heads: [Float], baseline: [Float]) {
-            let byValue = Dictionary(uniqueKeysWithValues: groups.map { ($0.value ?? -1, $0) })
-            return (values.flatMap { byValue[$0]?.heads ?? empty }, values.map { byValue[$0]?.baseline ?? .nan })
-        }
-        let steps = rows(tables.bySteps, stepsValues)
-        let distractors = rows(tables.byDistractors, distractorsValues)
-        self.init(accuracy: tables.overall.heads, accuracyBySteps: steps.heads, accuracyByDistractors: distractors.heads,
-                  baselineAccuracy: tables.overall.baseline, baselineAccuracyBySteps: steps.baseline,
-                  baselineAccuracyByDistractors: distractors.baseline)
     }
 }
 

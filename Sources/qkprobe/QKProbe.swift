@@ -7,7 +7,7 @@ struct QKProbe: ParsableCommand {
         abstract: "Probe which attention heads of a language model know the answer to a logic problem (QK-score).",
         version: "0.1.0",
         subcommands: [
-            ProbeCommand.self, HeadsCommand.self, PlotCommand.self, SelectCommand.self, VerifyCommand.self,
+            ProbeCommand.self, MergeCommand.self, HeadsCommand.self, PlotCommand.self, SelectCommand.self, VerifyCommand.self,
             DatasetCommand.self,
             InspectCommand.self, TokenizeCommand.self, GenerateCommand.self, TraceCommand.self, BenchCommand.self,
         ])
