@@ -2,15 +2,16 @@
 import PackageDescription
 
 // Data flows one way: ModelFormats -> Tokenizers -> Transformer -> Probe -> RunStore -> Reports -> Selection;
-// the qkprobe command wires them (Probe computes a sample, RunStore keeps it, Reports show tables,
-// Selection compares runs: head selection, transfer, ensembles, verification).
+// Probe computes a sample, RunStore keeps it, Reports show tables, Selection compares runs (head
+// selection, transfer, ensembles, verification). Pipeline runs a whole probe (dataset -> run file ->
+// head tables) as a library call; the qkprobe command only parses arguments and prints.
 // LogicTasks (datasets, templates) knows no model: the one-token option check takes a tokenize function.
 let package = Package(
     name: "qkprobe",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "qkprobe", targets: ["qkprobe"]),
-        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection"]),
+        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection", "Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,16 +27,17 @@ let package = Package(
 
         .target(name: "ModelFormats", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Tokenizers", dependencies: ["ModelFormats"]),
-        .target(name: "Transformer", dependencies: ["ModelFormats", "Tokenizers", "CBLAS"]),
+        .target(name: "Transformer", dependencies: ["ModelFormats", "CBLAS"]),
         .target(name: "LogicTasks"),
-        .target(name: "RunStore", dependencies: ["CHDF5"]),
         .target(name: "Probe", dependencies: ["Tokenizers", "Transformer", "LogicTasks"]),
+        .target(name: "RunStore", dependencies: ["CHDF5", "Probe"]),
         .target(name: "Reports", dependencies: ["Probe", "RunStore"]),
-        .target(name: "Selection", dependencies: ["Probe", "RunStore", "Reports", "LogicTasks"]),
+        .target(name: "Selection", dependencies: ["ModelFormats", "Probe", "RunStore", "Reports", "LogicTasks"]),
+        .target(name: "Pipeline", dependencies: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports"]),
         .executableTarget(
             name: "qkprobe",
             dependencies: [
-                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection",
+                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -46,8 +48,9 @@ let package = Package(
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "ModelFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "RunStore", "Probe", "LogicTasks", "ModelFormats"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RunStore", "Reports", "Probe", "LogicTasks"]),
         // Runs the built `qkprobe` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "RunStore", "Reports"]),
+        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "RunStore", "Reports", "Selection", "Pipeline"]),
     ]
 )

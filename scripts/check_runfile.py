@@ -3,8 +3,8 @@
 
 usage: check_runfile.py RUN.h5 [RUN.h5 ...]
 
-For each file: every dataset and root attribute of the layout (DESIGN.md, with the additions
-documented in Sources/RunStore/RunLayout.swift) is present with the right dtype, and no other
+For each file: every dataset and root attribute of the layout (docs/design.md, listed in full in
+Sources/RunStore/RunLayout.swift) is present with the right dtype, and no other
 object is; shapes agree with n_layers / n_heads / n_kv_heads / d_head and the numbers of samples
 and options; the sample metadata is consistent; rows flagged complete hold finite scores. When
 activations are saved, /scores/qk is recomputed from them for every complete row,

@@ -238,9 +238,7 @@ struct HFConfig {
     init(url: URL) throws {
         path = url.path
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelFormatError(url.path, "cannot read file: \(error.localizedDescription)")
-        }
+        data = try RegularFile.contents(of: url)
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelFormatError(url.path, "not a JSON object")
         }

@@ -1,4 +1,4 @@
-// The run file, layout version 1 (DESIGN.md, "The HDF5 run file", plus the additions marked +).
+// The run file, layout version 1 (docs/design.md, "The run file"); the + marks what was added after the first design.
 //
 // /                    attrs: format="qkprobe-run", format_version=1, tool_version, created,
 //                             model_name, model_path, model_sha256, architecture, n_layers,
@@ -47,6 +47,7 @@
 //   a full disk stops the run when it starts, not halfway.
 // Files use HDF5's default (earliest) format: no SWMR status flag is left by a killed writer.
 import CHDF5
+import Probe
 
 enum RunLayout {
     static let format = "qkprobe-run"
@@ -229,6 +230,12 @@ enum RunLayout {
             threads: try dimension("threads"))
         guard header.nHeads % header.nKVHeads == 0 else {
             throw RunStoreError(path, "n_heads \(header.nHeads) is not a multiple of n_kv_heads \(header.nKVHeads)")
+        }
+        // qkprobe scales by 1 or by 1/sqrt(d_head); anything else (NaN, 0, a damaged value) would
+        // be misreported as one of the two.
+        let sqrtScale = 1 / Float(header.dHead).squareRoot()
+        guard header.qkScale == 1 || abs(header.qkScale - sqrtScale) <= 1e-6 * sqrtScale else {
+            throw RunStoreError(path, "attribute qk_scale is \(header.qkScale), expected 1 or 1/sqrt(d_head) = \(sqrtScale)")
         }
         return header
     }

@@ -1,11 +1,7 @@
 // What a run file holds, as Swift values: the header (root attributes), the samples, the shape
 // of the score arrays and the head accuracy tables.
 import Foundation
-
-/// Which query/key vectors the QK-score uses: as projected, or after rotary embedding.
-public enum QKRope: String, Sendable, CaseIterable {
-    case pre, post
-}
+import Probe
 
 /// The root attributes of a run file: what was probed, with what, and how.
 public struct RunHeader: Sendable, Equatable {

@@ -13,17 +13,16 @@ struct BenchCommand: ParsableCommand {
             matrix product and of causal attention count 2).
             """)
 
-    @Option(name: .long, help: "A GGUF file or a Hugging Face model folder (default: the default model).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
-    @Option(name: .long, help: "Prompt length in tokens.")
+    @Option(name: .long, parsing: .unconditional, help: "Prompt length in tokens.")
     var tokens = 256
 
-    @Option(name: .long, help: "Timed runs; the median is reported.")
+    @Option(name: .long, parsing: .unconditional, help: "Timed runs; the median is reported.")
     var runs = 5
 
-    @Flag(name: .long, help: "Print one JSON object with tokens_per_second and gflops.")
-    var json = false
+    @Option(help: "table, or json for one object with tokens_per_second and gflops.")
+    var format: OutputFormat = .table
 
     func validate() throws {
         guard tokens > 0 else { throw ValidationError("--tokens must be positive") }
@@ -31,7 +30,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let path = try model ?? DefaultModel.resolve().path
+        let path = try modelOptions.resolvedPath()
+        modelOptions.applyThreads()
         let loadStart = Date()
         let transformer = try Transformer(path: path)
         let loadSeconds = Date().timeIntervalSince(loadStart)
@@ -50,14 +50,12 @@ struct BenchCommand: ParsableCommand {
         let tokensPerSecond = Double(tokens) / median
         let gflops = transformer.forwardFLOPs(tokens: tokens) / median / 1e9
 
-        if json {
-            let object: [String: Any] = [
+        if format == .json {
+            try printJSON([
                 "model": path, "tokens": tokens, "runs": runs, "seconds": median,
                 "tokens_per_second": tokensPerSecond, "gflops": gflops,
                 "blas_kernels": Transformer.blasKernels, "cores": ProcessInfo.processInfo.activeProcessorCount,
-            ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            ])
             return
         }
         print("model       \(path) (\(transformer.config.name), loaded in \(String(format: "%.2f", loadSeconds)) s)")

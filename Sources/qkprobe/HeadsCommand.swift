@@ -22,7 +22,7 @@ struct HeadsCommand: ParsableCommand {
     @Option(help: "Break accuracy down by steps or distractors.")
     var by: Grouping?
 
-    @Option(help: "How many heads to list.")
+    @Option(parsing: .unconditional, help: "How many heads to list.")
     var top = 10
 
     @Option(help: "table, csv, markdown or json.")
@@ -49,23 +49,19 @@ struct PlotCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "The SVG file to write.")
     var output: String
 
-    @Option(help: "Heads to draw in the by-steps panel.")
+    @Option(parsing: .unconditional, help: "Heads to draw in the by-steps panel.")
     var top = 5
+
+    @Flag(help: "Overwrite the SVG file if it exists (never the run file).")
+    var force = false
+
+    func validate() throws {
+        if top < 0 { throw ValidationError("--top must not be negative") }
+    }
 
     func run() throws {
         let report = HeadReport(run: try RunReader(url: URL(fileURLWithPath: runFile)))
-        let url = URL(fileURLWithPath: output)
-        do {
-            try Data(report.heatmapSVG(topHeads: top).utf8).write(to: url, options: .atomic)
-        } catch {
-            throw ProbeCommandError("\(url.path): cannot write: \((error as NSError).localizedDescription)")
-        }
-        print("wrote \(url.path)")
+        try OutputFile.write(report.heatmapSVG(topHeads: top), to: output, overwrite: force, protecting: [runFile])
+        print("wrote \(output)")
     }
-}
-
-/// A one-line failure of a command.
-struct ProbeCommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -31,7 +31,7 @@ final class ProbeCommandTests: XCTestCase {
     func testRunFileScoresMatchTransformersReference() throws {
         let (dataset, ids) = try trueFalseSamples()
         let output = directory.appendingPathComponent("run.h5")
-        let result = try CLI.run(["probe", "--dataset", dataset.path, "-o", output.path, "--save-activations", "--json"])
+        let result = try CLI.run(["probe", "--dataset", dataset.path, "-o", output.path, "--save-activations", "--format", "json"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(summary["samples"] as? Int, ids.count)
@@ -207,7 +207,7 @@ final class ProbeCommandTests: XCTestCase {
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: probeFixtures.appendingPathComponent("probe-reference.json")))
         for (line, expected) in zip(lines, reference.samples).prefix(3) {
             let prompt = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["prompt"] as? String)
-            let result = try CLI.run(["tokenize", "--json", prompt])
+            let result = try CLI.run(["tokenize", "--format", "json", prompt])
             XCTAssertEqual(result.status, 0, result.stderr)
             let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
             XCTAssertEqual(object["ids"] as? [Int], expected.token_ids)

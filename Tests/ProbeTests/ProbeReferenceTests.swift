@@ -63,8 +63,8 @@ final class ProbeReferenceTests: XCTestCase {
     func testScoresAndModelLogitsMatchTransformers() throws {
         let model = try Self.model.get()
         let reference = try reference()
-        for rotary in RotaryChoice.allCases {
-            let prober = QKProber(model: model, rotary: rotary, scale: .none)
+        for rotary in QKRope.allCases {
+            let prober = QKProber(model: model, rope: rotary, scale: .none)
             var worst: Float = 0
             for expected in reference.samples {
                 let scores = try prober.score(PreparedSample(tokenIDs: expected.token_ids, anchor: expected.anchor,
@@ -92,8 +92,8 @@ final class ProbeReferenceTests: XCTestCase {
         let model = try Self.model.get()
         let expected = try reference().samples[0]
         let sample = PreparedSample(tokenIDs: expected.token_ids, anchor: expected.anchor, optionIDs: expected.option_ids)
-        let plain = try QKProber(model: model, rotary: .pre, scale: .none).score(sample)
-        let scaled = try QKProber(model: model, rotary: .pre, scale: .sqrt).score(sample)
+        let plain = try QKProber(model: model, rope: .pre, scale: .none).score(sample)
+        let scaled = try QKProber(model: model, rope: .pre, scale: .sqrt).score(sample)
         XCTAssertEqual(scaled.queries, plain.queries)
         for (a, b) in zip(scaled.qk, plain.qk) { XCTAssertEqual(a, b / 8, accuracy: 1e-5 * max(1, abs(b))) }
     }

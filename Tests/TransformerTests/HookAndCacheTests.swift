@@ -68,11 +68,13 @@ final class HookAndCacheTests: XCTestCase {
                                        absolute: 1e-6, relative: 0, "\(hook) head \(head)")
                 }
             } else {
-                XCTAssertEqual(partial.row(at: 3), full.row(at: 3))
-                XCTAssertEqual(partial.row(at: 40), full.row(at: 40))
+                for position in [3, 40] {
+                    errors.vector(Array(try XCTUnwrap(partial.row(at: position))), Array(try XCTUnwrap(full.row(at: position))),
+                                  relative: 1e-5, "\(hook) position \(position)")
+                }
             }
         }
-        errors.assertPassed("captured patterns")
+        errors.assertPassed("captured rows")
         XCTAssertTrue(try llama.forward(ids).activations.isEmpty)
     }
 
@@ -214,9 +216,12 @@ final class HookAndCacheTests: XCTestCase {
                                   relative: 1e-5, "\(family) branch \(b) \(hook)")
                 }
             }
+            // The trunk rows are the same sums in a 27-row and a 24-row pass, but OpenBLAS may pick
+            // other kernels or blockings for the two shapes (AVX-512 kernels differ by 1.4e-6 at
+            // scale 3.3 on tiny-qwen3): equal within float32 rounding of the sums, 1e-5 of the scale.
             for hook in hooks {
                 errors.vector(Array(try XCTUnwrap(try XCTUnwrap(fused[hook]).row(at: 5))),
-                              Array(try XCTUnwrap(try XCTUnwrap(trunkPass[hook]).row(at: 5))), relative: 0, "\(family) trunk \(hook)")
+                              Array(try XCTUnwrap(try XCTUnwrap(trunkPass[hook]).row(at: 5))), relative: 1e-5, "\(family) trunk \(hook)")
             }
             errors.assertPassed("\(family) branches")
         }

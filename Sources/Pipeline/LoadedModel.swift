@@ -4,14 +4,15 @@ import Tokenizers
 import Transformer
 
 /// A model with its tokenizer, opened once from a GGUF file or a Hugging Face folder.
-struct LoadedModel {
-    let path: String
-    let opened: OpenedModel
-    let tokenizer: Tokenizer
-    let transformer: Transformer
+public struct LoadedModel {
+    /// The path as given (or the default model's).
+    public let path: String
+    public let opened: OpenedModel
+    public let tokenizer: Tokenizer
+    public let transformer: Transformer
 
-    /// `path`, or the default model.
-    init(path: String?) throws {
+    /// Opens the model at `path`, or the default model (`DefaultModel.resolve()`) when nil.
+    public init(path: String?) throws {
         self.path = try path ?? DefaultModel.resolve().path
         opened = try OpenedModel.open(path: self.path)
         if let gguf = opened.gguf {
@@ -23,7 +24,7 @@ struct LoadedModel {
     }
 
     /// The text a token stands for, e.g. " Paris".
-    func text(of token: Int) -> String {
+    public func text(of token: Int) -> String {
         tokenizer.decode([token])
     }
 }

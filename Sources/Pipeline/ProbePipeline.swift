@@ -1,0 +1,266 @@
+// A whole probe as one library call: dataset -> prompts and tokens -> one forward pass per sample
+// -> rows of the run file -> head tables. `qkprobe probe` is this plus argument parsing and printing.
+import Foundation
+import LogicTasks
+import ModelFormats
+import Probe
+import Reports
+import RunStore
+import Tokenizers
+import Transformer
+
+/// How to probe: everything but the model, the dataset and the output file.
+public struct ProbeSettings: Sendable {
+    /// q and k before (the paper's choice) or after rotary embedding.
+    public var rope: QKRope
+    public var scale: ScoreScale
+    /// nil: the default template, or a prompt file's own prompts.
+    public var template: PromptTemplate?
+    public var optionToken: OptionTokenPolicy
+    /// Also store the option queries and anchor keys.
+    public var saveActivations: Bool
+    /// Probe only the first `limit` samples.
+    public var limit: Int?
+    /// Worker threads; nil: the run's own count on resume, else every core. Recorded in the run.
+    public var threads: Int?
+
+    public init(rope: QKRope = .pre, scale: ScoreScale = .none, template: PromptTemplate? = nil,
+                optionToken: OptionTokenPolicy = .exact, saveActivations: Bool = false, limit: Int? = nil,
+                threads: Int? = nil) {
+        self.rope = rope
+        self.scale = scale
+        self.template = template
+        self.optionToken = optionToken
+        self.saveActivations = saveActivations
+        self.limit = limit
+        self.threads = threads
+    }
+}
+
+/// Where a running probe stands, reported once when the run file is open and after every row.
+public struct ProbeProgress: Sendable {
+    /// Rows in the run.
+    public let total: Int
+    /// Rows complete in the file (by this call or an earlier one).
+    public let complete: Int
+    /// Rows this call has computed.
+    public let computed: Int
+    /// This call created the file (true on a resume that found no file to continue).
+    public let createdFile: Bool
+}
+
+/// What a finished probe did.
+public struct ProbeOutcome: Sendable {
+    public let output: URL
+    public let samples: Int
+    /// Rows computed by this call; the rest were complete already (a resume).
+    public let computed: Int
+    public let seconds: Double
+    /// The head tables over every complete, labelled row, as written into the file.
+    public let report: HeadReport
+
+    /// Samples per second over this call's work.
+    public var samplesPerSecond: Double { seconds > 0 ? Double(computed) / seconds : 0 }
+}
+
+/// A probe of one model on one dataset, prepared and ready to run into a run file.
+///
+/// ```swift
+/// let model = try LoadedModel(path: nil)                       // the default model
+/// let probe = try ProbePipeline(model: model, dataset: URL(fileURLWithPath: "datasets/logic-test.jsonl"))
+/// let outcome = try probe.run(output: URL(fileURLWithPath: "out/test.h5"))
+/// print(outcome.report.render(.table, top: 5))
+/// ```
+///
+/// `init` loads the dataset and tokenizes every sample, so every problem with the input (a
+/// prompt longer than the context, an option that is not one token) shows before a file is
+/// written. `run` opens the run file once, scores the rows not yet written, then writes the head
+/// tables computed from every complete row in the file.
+public struct ProbePipeline {
+    public let model: LoadedModel
+    /// The dataset as given (a file or a folder): errors and the run's `dataset_sha256` name it.
+    public let datasetURL: URL
+    public let dataset: LogicDataset
+    public let settings: ProbeSettings
+    /// The samples probed (the first `settings.limit` of the dataset) and their tokens.
+    public let samples: [LogicSample]
+    public let prepared: [PreparedSample]
+
+    /// Loads `dataset` (in `format`, or the format its content shows) and prepares every sample.
+    public init(model: LoadedModel, dataset url: URL, format: DatasetFormat? = nil,
+                settings: ProbeSettings = ProbeSettings()) throws {
+        let dataset = try (format ?? DatasetFormat.detect(url)).load(url)
+        try self.init(model: model, dataset: dataset, from: url, settings: settings)
+    }
+
+    /// Prepares the samples of a dataset already loaded from `url` (the run records `url`'s
+    /// sha256 as the dataset's).
+    public init(model: LoadedModel, dataset: LogicDataset, from url: URL, settings: ProbeSettings = ProbeSettings()) throws {
+        self.model = model
+        datasetURL = url
+        self.dataset = dataset
+        self.settings = settings
+        let config = model.transformer.config
+        if settings.rope == .post, config.architecture == .gpt2 {
+            throw ProbeError("\(model.path): GPT-2 has no rotary embedding, so there is no post-rotary q and k; use --rope pre")
+        }
+        samples = Array(dataset.samples.prefix(settings.limit ?? .max))
+        let bound = PromptBound(tokenizer: model.tokenizer, contextLength: config.contextLength)
+        prepared = try samples.map { sample in
+            do {
+                return try Self.prepare(sample, settings: settings, tokenizer: model.tokenizer, bound: bound)
+            } catch {
+                // Every message names the dataset file, whichever step found the problem.
+                let message = "\(error)"
+                if message.hasPrefix(url.path) { throw error }
+                throw ProbeError("\(url.path): \(message)")
+            }
+        }
+    }
+
+    private static func prepare(_ sample: LogicSample, settings: ProbeSettings, tokenizer: Tokenizer,
+                                bound: PromptBound) throws -> PreparedSample {
+        // A prompt too long for the context is refused before it is tokenized: a long enough
+        // text would otherwise take gigabytes of tokens first.
+        let bytes = try sample.rendered(with: settings.template).text.utf8.count
+        if bytes > bound.maximumPromptBytes {
+            throw ProbeError("sample \(sample.id): its prompt of \(bytes) bytes cannot fit the model's context of "
+                             + "\(bound.contextLength) tokens (no token covers more than \(bound.longestTokenBytes) bytes)")
+        }
+        // The run file stores steps and distractors as int16, -1 for unknown.
+        for (name, value) in [("steps", sample.steps), ("distractors", sample.distractors)] {
+            if let value, !(0...Int(Int16.max)).contains(value) {
+                throw ProbeError("sample \(sample.id): \(name) is \(value), outside 0...\(Int16.max)")
+            }
+        }
+        let prepared = try PreparedSample(sample, template: settings.template, tokenizer: tokenizer,
+                                          optionPolicy: settings.optionToken)
+        // The options take a position each in the pass (as branches, side by side).
+        guard prepared.tokenIDs.count + prepared.optionIDs.count <= bound.contextLength else {
+            throw ProbeError("sample \(sample.id): \(prepared.tokenIDs.count) prompt tokens and \(prepared.optionIDs.count) "
+                             + "options exceed the model's context of \(bound.contextLength) tokens")
+        }
+        return prepared
+    }
+
+    /// The run's definition: header, options and samples, for `threads` worker threads.
+    public func spec(threads: Int) throws -> RunSpec {
+        let config = model.transformer.config
+        let header = RunHeader(
+            toolVersion: qkprobeVersion, modelName: config.name, modelPath: model.path,
+            modelSHA256: try model.opened.location.sha256(), architecture: config.architecture.rawValue,
+            nLayers: config.nLayers, nHeads: config.nHeads, nKVHeads: config.nKVHeads, dHead: config.dHead,
+            datasetName: dataset.name, datasetSHA256: try datasetDigest(datasetURL),
+            template: settings.template?.text ?? (samples.first?.prompt != nil ? "{prompt}" : PromptTemplate.defaultText),
+            qkRope: settings.rope, qkScale: settings.scale.factor(dHead: config.dHead), threads: threads)
+        return RunSpec(
+            header: header, options: dataset.options,
+            samples: zip(samples, prepared).map { sample, prepared in
+                SampleInfo(id: sample.id, label: sample.label ?? -1, steps: sample.steps ?? -1,
+                           distractors: sample.distractors ?? -1, tokenIDs: prepared.tokenIDs.map(Int32.init),
+                           anchor: prepared.anchor)
+            },
+            saveActivations: settings.saveActivations)
+    }
+
+    /// Runs the probe into the run file at `output`: creates it (or, per `policy`, resumes or
+    /// replaces it), scores every row not yet written, then writes the head tables. Rows are
+    /// written as they finish, so a killed run keeps them and `policy: .resume` completes it.
+    /// `progress` is called once the file is open and after every row.
+    @discardableResult
+    public func run(output: URL, ifExists policy: ExistingRunPolicy = .refuse,
+                    progress: (ProbeProgress) -> Void = { _ in }) throws -> ProbeOutcome {
+        let start = Date()
+        try OutputGuard.ensureNotAnInput(output, inputs: [datasetURL, model.opened.location.url])
+        // A resume reproduces the first run bit for bit only with its thread count, so it is the default.
+        let existing = policy == .resume && FileManager.default.fileExists(atPath: output.path)
+            ? try RunFile.openExisting(at: output) : nil
+        let threads = settings.threads ?? existing?.header.threads ?? Transformer.threadCount
+        Transformer.setThreadCount(threads)
+        let spec = try spec(threads: threads)
+        let run: RunFile
+        if let existing {
+            try existing.ensureResumable(spec)
+            run = existing
+        } else {
+            run = try RunFile.open(at: output, spec: spec, ifExists: policy)
+        }
+
+        let pending = run.pendingRows
+        let total = samples.count
+        progress(ProbeProgress(total: total, complete: total - pending.count, computed: 0, createdFile: existing == nil))
+        let prober = QKProber(model: model.transformer, rope: settings.rope, scale: settings.scale)
+        for (index, row) in pending.enumerated() {
+            let scores = try prober.score(prepared[row])
+            let activations = settings.saveActivations
+            try run.write(row: row, qk: scores.qk, modelLogits: scores.modelLogits,
+                          queries: activations ? scores.queries : nil, keys: activations ? scores.keys : nil)
+            progress(ProbeProgress(total: total, complete: total - pending.count + index + 1, computed: index + 1,
+                                   createdFile: existing == nil))
+        }
+
+        // Tables come from the file, so a resumed run counts the rows of earlier processes too.
+        let report = HeadReport(run: try run.reader())
+        try run.writeHeadTables(HeadTables(report.tables, stepsValues: run.stepsValues,
+                                           distractorsValues: run.distractorsValues))
+        try run.close()
+        return ProbeOutcome(output: output, samples: total, computed: pending.count,
+                            seconds: Date().timeIntervalSince(start), report: report)
+    }
+}
+
+/// The version run files record as `tool_version` (a resume must match it).
+public let qkprobeVersion = "0.1.0"
+
+/// The longest prompt, in UTF-8 bytes, that could still fit the context: no token covers more
+/// bytes of the text than the longest spelling in the vocabulary (byte-level and "▁" spellings
+/// are at least as long as the bytes they stand for).
+struct PromptBound {
+    let contextLength: Int
+    let longestTokenBytes: Int
+    var maximumPromptBytes: Int { contextLength.multipliedReportingOverflow(by: longestTokenBytes).partialValue }
+
+    init(tokenizer: Tokenizer, contextLength: Int) {
+        self.contextLength = contextLength
+        var longest = 1
+        for id in 0..<tokenizer.vocabSize {
+            if let bytes = tokenizer.tokenString(id)?.utf8.count, bytes > longest { longest = bytes }
+        }
+        longestTokenBytes = longest
+    }
+}
+
+extension HeadTables {
+    /// The stored tables, one row per steps/distractors value the file lays out (NaN where no
+    /// labelled sample has that value).
+    public init(_ tables: HeadAccuracyTables, stepsValues: [Int], distractorsValues: [Int]) {
+        let empty = [Float](repeating: .nan, count: tables.layers * tables.heads)
+        func rows(_ groups: [AccuracyGroup], _ values: [Int]) -> (heads: [Float], baseline: [Float]) {
+            let byValue = Dictionary(uniqueKeysWithValues: groups.map { ($0.value ?? -1, $0) })
+            return (values.flatMap { byValue[$0]?.heads ?? empty }, values.map { byValue[$0]?.baseline ?? .nan })
+        }
+        let steps = rows(tables.bySteps, stepsValues)
+        let distractors = rows(tables.byDistractors, distractorsValues)
+        self.init(accuracy: tables.overall.heads, accuracyBySteps: steps.heads, accuracyByDistractors: distractors.heads,
+                  baselineAccuracy: tables.overall.baseline, baselineAccuracyBySteps: steps.baseline,
+                  baselineAccuracyByDistractors: distractors.baseline)
+    }
+}
+
+/// The SHA-256 of a dataset file; for a folder, of the `sha256sum`-style listing of its files
+/// (relative paths in byte order), so renaming or editing any file changes it.
+public func datasetDigest(_ url: URL) throws -> String {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        return try FileDigest.sha256(of: url)
+    }
+    let root = url.standardizedFileURL.path
+    let files = (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? [])
+        .filter { path in
+            var directory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &directory) && !directory.boolValue
+        }
+        .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    let listing = try files.map { "\(try FileDigest.sha256(of: URL(fileURLWithPath: root + "/" + $0)))  \($0)\n" }.joined()
+    return Data(listing.utf8).withUnsafeBytes { FileDigest.sha256(of: $0) }
+}
