@@ -5,13 +5,14 @@ import PackageDescription
 // Probe computes a sample, RunStore keeps it, Reports show tables, Selection compares runs (head
 // selection, transfer, ensembles, verification). Pipeline runs a whole probe (dataset -> run file ->
 // head tables) as a library call; the qkprobe command only parses arguments and prints.
+// Statistics (intervals, tests, permutation nulls) knows no model or file: Reports and Selection use it.
 // LogicTasks (datasets, templates) knows no model: the one-token option check takes a tokenize function.
 let package = Package(
     name: "qkprobe",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "qkprobe", targets: ["qkprobe"]),
-        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection", "Pipeline"]),
+        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Statistics", "Reports", "Selection", "Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,15 +30,16 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["ModelFormats"]),
         .target(name: "Transformer", dependencies: ["ModelFormats", "CBLAS"]),
         .target(name: "LogicTasks"),
+        .target(name: "Statistics"),
         .target(name: "Probe", dependencies: ["Tokenizers", "Transformer", "LogicTasks"]),
         .target(name: "RunStore", dependencies: ["CHDF5", "Probe"]),
-        .target(name: "Reports", dependencies: ["Probe", "RunStore"]),
-        .target(name: "Selection", dependencies: ["ModelFormats", "Probe", "RunStore", "Reports", "LogicTasks"]),
+        .target(name: "Reports", dependencies: ["Probe", "RunStore", "Statistics", "LogicTasks"]),
+        .target(name: "Selection", dependencies: ["ModelFormats", "Probe", "RunStore", "Reports", "LogicTasks", "Statistics"]),
         .target(name: "Pipeline", dependencies: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports"]),
         .executableTarget(
             name: "qkprobe",
             dependencies: [
-                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection", "Pipeline",
+                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Statistics", "Reports", "Selection", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -45,9 +47,10 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LogicTasksTests", dependencies: ["LogicTasks"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "LogicTasks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "ModelFormats"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore", "Statistics"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "RunStore", "Probe", "LogicTasks", "ModelFormats"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RunStore", "Reports", "Probe", "LogicTasks"]),
         // Runs the built `qkprobe` binary as a user would.

@@ -11,8 +11,9 @@ public struct LoadedModel {
     public let tokenizer: Tokenizer
     public let transformer: Transformer
 
-    /// Opens the model at `path`, or the default model (`DefaultModel.resolve()`) when nil.
-    public init(path: String?) throws {
+    /// Opens the model at `path`, or the default model (`DefaultModel.resolve()`) when nil, its
+    /// weights kept as `storage` says.
+    public init(path: String?, storage: WeightStorage = .stored) throws {
         self.path = try path ?? DefaultModel.resolve().path
         opened = try OpenedModel.open(path: self.path)
         if let gguf = opened.gguf {
@@ -20,7 +21,7 @@ public struct LoadedModel {
         } else {
             tokenizer = try Tokenizer(folder: opened.location.url)
         }
-        transformer = try Transformer(opened)
+        transformer = try Transformer(opened, storage: storage)
     }
 
     /// The text a token stands for, e.g. " Paris".

@@ -152,7 +152,8 @@ public struct ProbePipeline {
             nLayers: config.nLayers, nHeads: config.nHeads, nKVHeads: config.nKVHeads, dHead: config.dHead,
             datasetName: dataset.name, datasetSHA256: try datasetDigest(datasetURL),
             template: settings.template?.text ?? (samples.first?.prompt != nil ? "{prompt}" : PromptTemplate.defaultText),
-            qkRope: settings.rope, qkScale: settings.scale.factor(dHead: config.dHead), threads: threads)
+            qkRope: settings.rope, qkScale: settings.scale.factor(dHead: config.dHead), threads: threads,
+            weights: model.transformer.weightStorage.rawValue)
         return RunSpec(
             header: header, options: dataset.options,
             samples: zip(samples, prepared).map { sample, prepared in

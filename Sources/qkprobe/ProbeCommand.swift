@@ -69,6 +69,9 @@ struct ProbeCommand: ParsableCommand {
     @Flag(help: "Replace an existing output file (never one of the inputs).")
     var force = false
 
+    @Option(help: weightStorageHelp)
+    var weights: WeightStorage = .stored
+
     @Option(name: .customLong("option-token"), help: "For an option that is several tokens: exact (error), first or last token.")
     var optionToken: OptionTokenPolicy = .exact
 
@@ -95,7 +98,7 @@ struct ProbeCommand: ParsableCommand {
             rope: rope, scale: scale,
             template: try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0)) },
             optionToken: optionToken, saveActivations: saveActivations, limit: limit, threads: modelOptions.threads)
-        let model = try LoadedModel(path: modelPath)
+        let model = try LoadedModel(path: modelPath, storage: weights)
         let pipeline = try ProbePipeline(model: model, dataset: datasetURL, format: datasetFormat.format, settings: settings)
 
         var bar: Progress?

@@ -48,3 +48,10 @@ func printJSON(_ object: Any) throws {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     print(String(decoding: data, as: UTF8.self))
 }
+
+extension WeightStorage: ExpressibleByArgument {}
+
+/// How the weights are kept; both give the same numbers bit for bit.
+let weightStorageHelp = ArgumentHelp(
+    "Weights as stored in the file (memory-mapped, decoded a panel at a time: memory about the file's size) "
+        + "or decoded once to float32 (4 bytes a weight). The same numbers either way.")
