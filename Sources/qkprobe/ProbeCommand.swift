@@ -4,6 +4,7 @@ import LogicTasks
 import Pipeline
 import Probe
 import Reports
+import Transformer
 
 extension QKRope: ExpressibleByArgument {}
 extension ScoreScale: ExpressibleByArgument {}
