@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "qkprobe", targets: ["qkprobe"]),
-        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection"]),
+        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection", "Causal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,10 +32,12 @@ let package = Package(
         .target(name: "Probe", dependencies: ["Tokenizers", "Transformer", "LogicTasks"]),
         .target(name: "Reports", dependencies: ["Probe", "RunStore"]),
         .target(name: "Selection", dependencies: ["Probe", "RunStore", "Reports", "LogicTasks"]),
+        // Switching heads off (ablation) and scoring heads by their attention (scans).
+        .target(name: "Causal", dependencies: ["Tokenizers", "Transformer", "Probe", "LogicTasks", "RunStore"]),
         .executableTarget(
             name: "qkprobe",
             dependencies: [
-                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection",
+                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection", "Causal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -47,6 +49,7 @@ let package = Package(
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "ModelFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RunStore", "Reports", "Probe", "LogicTasks"]),
+        .testTarget(name: "CausalTests", dependencies: ["Causal", "Transformer", "ModelFormats", "RunStore"], resources: [.copy("Fixtures")]),
         // Runs the built `qkprobe` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "RunStore", "Reports"]),
     ]

@@ -19,7 +19,10 @@ rm -rf "$runs" && mkdir -p "$runs"
 "$qkprobe" probe --dataset "$runs/calibration.jsonl" -o "$runs/calibration.h5" --save-activations --top 5
 "$qkprobe" probe --dataset "$runs/test.jsonl" -o "$runs/test.h5" --top 5
 python3 scripts/check_runfile.py "$runs/calibration.h5" "$runs/test.h5"
-make notebooks RUN="$runs/calibration.h5" TEST_RUN="$runs/test.h5" FIGURES="$runs/figures"
+"$qkprobe" scan --kind previous-token --count 4 --length 24 --output "$runs/scan-previous-token.h5"
+"$qkprobe" scan --kind induction --count 4 --length 24 --output "$runs/scan-induction.h5"
+make notebooks RUN="$runs/calibration.h5" TEST_RUN="$runs/test.h5" FIGURES="$runs/figures" \
+    SCANS="$runs/scan-previous-token.h5,$runs/scan-induction.h5"
 
 # XCTest only: no suite uses Swift Testing, whose "0 tests" closing line would read as no tests run.
 swift test "${build[@]}" --skip-build --disable-swift-testing 2>&1
