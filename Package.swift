@@ -4,13 +4,14 @@ import PackageDescription
 // Data flows one way: ModelFormats -> Tokenizers -> Transformer -> Probe -> RunStore -> Reports -> Selection;
 // the qkprobe command wires them (Probe computes a sample, RunStore keeps it, Reports show tables,
 // Selection compares runs: head selection, transfer, ensembles, verification).
+// Statistics (intervals, tests, permutation nulls) knows no model or file: Reports and Selection use it.
 // LogicTasks (datasets, templates) knows no model: the one-token option check takes a tokenize function.
 let package = Package(
     name: "qkprobe",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "qkprobe", targets: ["qkprobe"]),
-        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection", "Causal"]),
+        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Statistics", "Reports", "Selection", "Causal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,16 +29,17 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["ModelFormats"]),
         .target(name: "Transformer", dependencies: ["ModelFormats", "Tokenizers", "CBLAS"]),
         .target(name: "LogicTasks"),
+        .target(name: "Statistics"),
         .target(name: "RunStore", dependencies: ["CHDF5"]),
         .target(name: "Probe", dependencies: ["Tokenizers", "Transformer", "LogicTasks"]),
-        .target(name: "Reports", dependencies: ["Probe", "RunStore"]),
-        .target(name: "Selection", dependencies: ["Probe", "RunStore", "Reports", "LogicTasks"]),
+        .target(name: "Reports", dependencies: ["Probe", "RunStore", "Statistics", "LogicTasks"]),
+        .target(name: "Selection", dependencies: ["Probe", "RunStore", "Reports", "LogicTasks", "Statistics"]),
         // Switching heads off (ablation) and scoring heads by their attention (scans).
-        .target(name: "Causal", dependencies: ["Tokenizers", "Transformer", "Probe", "LogicTasks", "RunStore"]),
+        .target(name: "Causal", dependencies: ["Tokenizers", "Transformer", "Probe", "LogicTasks", "RunStore", "Statistics"]),
         .executableTarget(
             name: "qkprobe",
             dependencies: [
-                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports", "Selection", "Causal",
+                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Statistics", "Reports", "Selection", "Causal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -45,11 +47,12 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LogicTasksTests", dependencies: ["LogicTasks"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "LogicTasks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "ModelFormats"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore", "Statistics"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RunStore", "Reports", "Probe", "LogicTasks"]),
-        .testTarget(name: "CausalTests", dependencies: ["Causal", "Transformer", "ModelFormats", "RunStore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CausalTests", dependencies: ["Causal", "Transformer", "ModelFormats", "RunStore", "Statistics"], resources: [.copy("Fixtures")]),
         // Runs the built `qkprobe` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "RunStore", "Reports"]),
     ]

@@ -70,7 +70,7 @@ struct SeededRandom {
 
 /// Steele, Lea and Flood's SplitMix64: spreads a seed into well-mixed 64-bit words. Public so
 /// that every seeded choice in qkprobe (datasets here, run splits in Selection) uses one generator.
-public struct SplitMix64 {
+public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
     public init(seed: UInt64) {

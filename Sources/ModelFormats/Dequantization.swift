@@ -42,8 +42,15 @@ extension GGMLType {
         }
     }
 
+    /// Decodes `count` elements (whole blocks) from `source` on the calling thread: a row or a few
+    /// rows of a matrix, decoded as the whole tensor would be, bit for bit.
+    @inline(__always)
+    public func decode(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) {
+        blockDecoder(source.assumingMemoryBound(to: UInt8.self), destination, count / blockLayout.elements)
+    }
+
     /// Decodes `blocks` consecutive blocks from `src` to `dst`.
-    private var blockDecoder: @Sendable (UnsafePointer<UInt8>, UnsafeMutablePointer<Float>, Int) -> Void {
+    var blockDecoder: @Sendable (UnsafePointer<UInt8>, UnsafeMutablePointer<Float>, Int) -> Void {
         switch self {
         case .f32: decodeF32
         case .f16: decodeF16

@@ -24,6 +24,8 @@ public protocol WeightSource {
     func shape(of name: String) -> [Int]?
     /// The tensor dequantised to float32.
     func tensor(_ name: String) throws -> Tensor
+    /// The tensor as stored, to be decoded row by row (nil when the source cannot say).
+    func storedTensor(_ name: String) throws -> StoredTensor?
 }
 
 /// Every problem with a model file. The message is one line that names the file and the problem.

@@ -5,6 +5,7 @@
 //                             n_heads, n_kv_heads, d_head, dataset_name, dataset_sha256,
 //                             template, qk_rope ("pre"|"post"), qk_scale (float32),
 //                             + threads (a resume must use the same count to be bit-exact)
+//                             + weights ("stored"|"float32": how the model kept its weights)
 // /options                  [O] string (UTF-8)
 // /samples/id               [N] string                    written at creation, compressed
 // /samples/label            [N] int8      -1 absent       written at creation, compressed
@@ -193,6 +194,7 @@ enum RunLayout {
             try file.setAttribute(name, Int64(value))
         }
         try file.setAttribute("qk_scale", header.qkScale)
+        try file.setAttribute("weights", header.weights)
     }
 
     // MARK: reading
@@ -226,7 +228,8 @@ enum RunLayout {
             datasetName: try file.stringAttribute("dataset_name"),
             datasetSHA256: try file.stringAttribute("dataset_sha256"), template: try file.stringAttribute("template"),
             qkRope: rope, qkScale: try file.attribute("qk_scale", as: Float.self),
-            threads: try dimension("threads"))
+            threads: try dimension("threads"),
+            weights: try file.hasAttribute("weights") ? file.stringAttribute("weights") : "float32")
         guard header.nHeads % header.nKVHeads == 0 else {
             throw RunStoreError(path, "n_heads \(header.nHeads) is not a multiple of n_kv_heads \(header.nKVHeads)")
         }

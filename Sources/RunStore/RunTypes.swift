@@ -29,11 +29,14 @@ public struct RunHeader: Sendable, Equatable {
     /// Worker threads: sums split across threads can round differently, so a resume that must
     /// reproduce an uninterrupted run bit for bit has to use the same number.
     public var threads: Int
+    /// How the model kept its weights ("stored" or "float32"); both give the same numbers bit for
+    /// bit, so a resume need not match it. Files from before it was recorded read as "float32".
+    public var weights: String
 
     public init(toolVersion: String, created: String = RunHeader.now(), modelName: String, modelPath: String,
                 modelSHA256: String, architecture: String, nLayers: Int, nHeads: Int, nKVHeads: Int,
                 dHead: Int, datasetName: String, datasetSHA256: String, template: String,
-                qkRope: QKRope, qkScale: Float, threads: Int) {
+                qkRope: QKRope, qkScale: Float, threads: Int, weights: String = "stored") {
         self.toolVersion = toolVersion
         self.created = created
         self.modelName = modelName
@@ -50,6 +53,7 @@ public struct RunHeader: Sendable, Equatable {
         self.qkRope = qkRope
         self.qkScale = qkScale
         self.threads = threads
+        self.weights = weights
     }
 
     /// The current time in ISO 8601 (UTC), for `created`.

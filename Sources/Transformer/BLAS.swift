@@ -3,8 +3,8 @@ import Foundation
 
 /// Matrix products through OpenBLAS (row-major, float32).
 ///
-/// OpenBLAS runs every product on its calling thread; `parallelGEMM` splits a large product into
-/// column blocks, one per core. All parallel work of a pass thus shares one pool of threads:
+/// OpenBLAS runs every product on its calling thread; `WeightMatrix.multiply` splits a large
+/// product into panels of columns shared over the cores. All parallel work of a pass thus shares one pool of threads:
 /// OpenBLAS's own workers, which spin for a while after each product they share, would otherwise
 /// take a core from the attention and element-wise work that follows (measured: 1.5 times slower).
 enum BLAS {
@@ -16,9 +16,6 @@ enum BLAS {
 
     /// Set once, before the first product (process-wide: qkprobe makes no other BLAS calls).
     private static let callerThreadOnly: Void = openblas_set_num_threads(1)
-
-    /// Multiply-adds below which a product stays on one core.
-    private static let parallelWork = 1 << 20
 
     /// `c = alpha · a · op(b) + beta · c` on the calling thread, where `a` is [m, k] and `op(b)`
     /// is [k, n]: `b` itself when `transposeB` is false, else `b` is stored [n, k] (a weight matrix
@@ -42,23 +39,6 @@ enum BLAS {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     blasInt(m), blasInt(n), blasInt(k), alpha, a, blasInt(lda), b, blasInt(ldb),
                     beta, c, blasInt(ldc))
-    }
-
-    /// `gemm` over every core: each takes a block of the output's columns.
-    static func parallelGEMM(
-        m: Int, n: Int, k: Int,
-        _ a: UnsafePointer<Float>, lda: Int,
-        _ b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
-        _ c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        // Blocks of whole 16-column panels, a multiple of every kernel's width, as even as they come.
-        let panels = (n + 15) / 16
-        let blocks = min(Kernels.coreCount, panels, max(1, m * n * k / parallelWork))
-        Kernels.parallelFor(blocks) { block in
-            let first = panels * block / blocks * 16, end = min(n, panels * (block + 1) / blocks * 16)
-            gemm(m: m, n: end - first, k: k, a, lda: lda, b + (transposeB ? first * ldb : first), ldb: ldb,
-                 transposeB: transposeB, c + first, ldc: ldc)
-        }
     }
 
     /// Sizes reach BLAS only after the model's shapes were validated, so they fit its 32-bit ints.

@@ -172,14 +172,14 @@ private struct ForwardPass {
     var positions: [Int] { (0 ..< rows).map { start + min($0, trunkRows) } }
 
     mutating func run(cache: inout KVCache, logitRows: [Int], vocabulary: [Int]?) -> [Float] {
-        embed()
+        PassProfile.time(.embed) { embed() }
         let rotaryTable = model.rotary?.table(for: positions)
         let lastLayer = model.weights.layers.count - 1
         let liveRows = lastLayerRows(logitRows: logitRows)
         for layer in model.weights.layers.indices {
             runBlock(layer, cache: &cache, rotaryTable: rotaryTable, liveRows: layer == lastLayer ? liveRows : 0 ..< rows)
         }
-        return finalLogits(rows: logitRows, liveRows: liveRows, vocabulary: vocabulary)
+        return PassProfile.time(.lmHead) { finalLogits(rows: logitRows, liveRows: liveRows, vocabulary: vocabulary) }
     }
 
     /// The rows whose output of the last block anything reads: the logit rows, and the captured
@@ -203,18 +203,14 @@ private struct ForwardPass {
     /// x = token embedding (+ position embedding).
     private mutating func embed() {
         let d = model.config.dModel, x = workspace.residual
-        model.weights.tokenEmbedding.withUnsafeBufferPointer { table in
-            for (row, token) in tokens.enumerated() {
-                (x + row * d).update(from: table.baseAddress! + token * d, count: d)
-            }
+        for (row, token) in tokens.enumerated() {
+            model.weights.tokenEmbedding.decodeRow(token, into: x + row * d)
         }
         hooks.visit(HookName(.embed), x, stride: d, rowShape: [d])
         if let positions = model.weights.positionEmbedding {
             let scratch = workspace.normalized
-            positions.withUnsafeBufferPointer { table in
-                for (row, position) in self.positions.enumerated() {
-                    (scratch + row * d).update(from: table.baseAddress! + position * d, count: d)
-                }
+            for (row, position) in self.positions.enumerated() {
+                positions.decodeRow(position, into: scratch + row * d)
             }
             hooks.visit(HookName(.positionEmbed), scratch, stride: d, rowShape: [d])
             Kernels.add(scratch, into: x, count: rows * d)
@@ -229,24 +225,28 @@ private struct ForwardPass {
         let x = ws.residual
 
         hooks.visit(HookName(.residPre, layer: l), x, stride: d, rowShape: [d])
-        layer.attentionNorm.apply(x, rows: rows, width: d, into: ws.normalized)
-        layer.qkv.apply(ws.normalized, rows: rows, into: ws.qkv)
+        PassProfile.time(.norm) { layer.attentionNorm.apply(x, rows: rows, width: d, into: ws.normalized) }
+        PassProfile.time(.qkv) { layer.qkv.apply(ws.normalized, rows: rows, into: ws.qkv) }
         let q = ws.qkv, k = ws.qkv + qDim, v = ws.qkv + qDim + kvDim
         if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
-            normalizeHeads(q, heads: config.nHeads, stride: qkvWidth, gain: queryNorm)
-            normalizeHeads(k, heads: config.nKVHeads, stride: qkvWidth, gain: keyNorm)
+            PassProfile.time(.qkNorm) {
+                normalizeHeads(q, heads: config.nHeads, stride: qkvWidth, gain: queryNorm)
+                normalizeHeads(k, heads: config.nKVHeads, stride: qkvWidth, gain: keyNorm)
+            }
         }
         hooks.visit(HookName(.query, layer: l), q, stride: qkvWidth, rowShape: [config.nHeads, dHead])
         hooks.visit(HookName(.key, layer: l), k, stride: qkvWidth, rowShape: [config.nKVHeads, dHead])
         hooks.visit(HookName(.value, layer: l), v, stride: qkvWidth, rowShape: [config.nKVHeads, dHead])
         if let rotary = model.rotary, let rotaryTable {
-            rotary.apply(to: q, rows: rows, stride: qkvWidth, heads: config.nHeads, table: rotaryTable)
-            rotary.apply(to: k, rows: rows, stride: qkvWidth, heads: config.nKVHeads, table: rotaryTable)
+            PassProfile.time(.rotary) {
+                rotary.apply(to: q, rows: rows, stride: qkvWidth, heads: config.nHeads, table: rotaryTable)
+                rotary.apply(to: k, rows: rows, stride: qkvWidth, heads: config.nKVHeads, table: rotaryTable)
+            }
             hooks.visit(HookName(.rotatedQuery, layer: l), q, stride: qkvWidth, rowShape: [config.nHeads, dHead])
             hooks.visit(HookName(.rotatedKey, layer: l), k, stride: qkvWidth, rowShape: [config.nKVHeads, dHead])
         }
 
-        attend(l, q: q, k: k, v: v, qkvWidth: qkvWidth, queryRows: liveRows, cache: &cache)
+        PassProfile.time(.attention) { attend(l, q: q, k: k, v: v, qkvWidth: qkvWidth, queryRows: liveRows, cache: &cache) }
         guard !liveRows.isEmpty else { return }
         // From here on, only the live rows: pointers to their first row, and their count.
         let first = liveRows.lowerBound, live = liveRows.count
@@ -254,24 +254,24 @@ private struct ForwardPass {
         let liveX = x + first * d
 
         hooks.visit(HookName(.z, layer: l), ws.z, stride: qDim, rowShape: [config.nHeads, dHead])
-        layer.output.apply(z, rows: live, into: out)
+        PassProfile.time(.output) { layer.output.apply(z, rows: live, into: out) }
         hooks.visit(HookName(.attentionOut, layer: l), ws.sublayerOut, stride: d, rowShape: [d])
-        Kernels.add(out, into: liveX, count: live * d)
+        PassProfile.time(.residualAdd) { Kernels.add(out, into: liveX, count: live * d) }
         hooks.visit(HookName(.residMid, layer: l), x, stride: d, rowShape: [d])
 
-        layer.mlpNorm.apply(liveX, rows: live, width: d, into: normalized)
+        PassProfile.time(.norm) { layer.mlpNorm.apply(liveX, rows: live, width: d, into: normalized) }
         switch layer.mlp {
         case let .gatedSiLU(gateUp, down):
-            gateUp.apply(normalized, rows: live, into: ws.mlpWide)
-            Kernels.siluGate(ws.mlpWide, rows: live, width: down.inputs, into: ws.mlpHidden)
-            down.apply(ws.mlpHidden, rows: live, into: out)
+            PassProfile.time(.gateUp) { gateUp.apply(normalized, rows: live, into: ws.mlpWide) }
+            PassProfile.time(.activation) { Kernels.siluGate(ws.mlpWide, rows: live, width: down.inputs, into: ws.mlpHidden) }
+            PassProfile.time(.down) { down.apply(ws.mlpHidden, rows: live, into: out) }
         case let .gelu(up, down):
-            up.apply(normalized, rows: live, into: ws.mlpHidden)
-            Kernels.geluTanh(ws.mlpHidden, count: live * up.outputs)
-            down.apply(ws.mlpHidden, rows: live, into: out)
+            PassProfile.time(.gateUp) { up.apply(normalized, rows: live, into: ws.mlpHidden) }
+            PassProfile.time(.activation) { Kernels.geluTanh(ws.mlpHidden, count: live * up.outputs) }
+            PassProfile.time(.down) { down.apply(ws.mlpHidden, rows: live, into: out) }
         }
         hooks.visit(HookName(.mlpOut, layer: l), ws.sublayerOut, stride: d, rowShape: [d])
-        Kernels.add(out, into: liveX, count: live * d)
+        PassProfile.time(.residualAdd) { Kernels.add(out, into: liveX, count: live * d) }
         hooks.visit(HookName(.residPost, layer: l), x, stride: d, rowShape: [d])
     }
 
@@ -345,16 +345,19 @@ private struct ForwardPass {
                 (input + index * d).update(from: normalized + row * d, count: d)
             }
         }
-        // Only some token ids: their rows of the LM head, gathered into a small matrix.
-        let head = vocabulary.map { ids in
-            model.weights.lmHead.withUnsafeBufferPointer { all in ids.flatMap { all[($0 * d) ..< ($0 + 1) * d] } }
-        } ?? model.weights.lmHead
-        let columns = head.count / d
-        return [Float](unsafeUninitializedCapacity: logitRows.count * columns) { buffer, initialized in
-            head.withUnsafeBufferPointer { head in
-                BLAS.parallelGEMM(m: logitRows.count, n: columns, k: d, input, lda: d, head.baseAddress!, ldb: d,
-                                  transposeB: true, buffer.baseAddress!, ldc: columns)
+        // Only some token ids: their rows of the LM head, decoded into a small matrix.
+        let head = vocabulary.map { ids -> WeightMatrix in
+            let rows = [Float](unsafeUninitializedCapacity: ids.count * d) { buffer, initialized in
+                for (index, id) in ids.enumerated() {
+                    model.weights.lmHead.decodeRow(id, into: buffer.baseAddress! + index * d)
+                }
+                initialized = ids.count * d
             }
+            return WeightMatrix(float32: rows, rows: ids.count, columns: d)
+        } ?? model.weights.lmHead
+        let columns = head.rows
+        return [Float](unsafeUninitializedCapacity: logitRows.count * columns) { buffer, initialized in
+            head.multiply(input, rows: logitRows.count, into: buffer.baseAddress!, ldc: columns)
             initialized = logitRows.count * columns
         }
     }

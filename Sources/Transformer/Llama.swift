@@ -34,28 +34,25 @@ enum LlamaFamily {
         let qDim = config.nHeads * dHead, kvDim = config.nKVHeads * dHead
         let unpermute = reader.isGGUF && variant.ggufPermutesQueryKey
 
-        /// q or k rows in HF order: llama.cpp's converter interleaved the two halves of each head.
-        func queryKeyRows(_ values: [Float], heads: Int, columns: Int) -> [Float] {
-            unpermute ? ggufQueryKeyRowsToHF(values, heads: heads, headDim: dHead, columns: columns) : values
+        /// q or k bias rows in HF order: llama.cpp's converter interleaved the two halves of each head.
+        func queryKeyRows(_ values: [Float], heads: Int) -> [Float] {
+            unpermute ? ggufQueryKeyRowsToHF(values, heads: heads, headDim: dHead, columns: 1) : values
         }
 
         var layers: [LayerWeights] = []
         for i in 0 ..< config.nLayers {
-            let q = try reader.matrix(names.layer(i, .query), qDim, d)
-            let k = try reader.matrix(names.layer(i, .key), kvDim, d)
+            // Matrices stay as stored; their GGUF q/k rows are read back in HF order as they are decoded.
+            let q = try reader.matrix(names.layer(i, .query), qDim, d, permutedHeadSize: unpermute ? dHead : nil)
+            let k = try reader.matrix(names.layer(i, .key), kvDim, d, permutedHeadSize: unpermute ? dHead : nil)
             let v = try reader.matrix(names.layer(i, .value), kvDim, d)
             var qkvBias: [Float]?
             if variant.queryKeyValueBias {
                 let qb = try reader.vector(names.layer(i, .query, bias: true), count: qDim)
                 let kb = try reader.vector(names.layer(i, .key, bias: true), count: kvDim)
                 let vb = try reader.vector(names.layer(i, .value, bias: true), count: kvDim)
-                qkvBias = queryKeyRows(qb, heads: config.nHeads, columns: 1)
-                    + queryKeyRows(kb, heads: config.nKVHeads, columns: 1) + vb
+                qkvBias = queryKeyRows(qb, heads: config.nHeads) + queryKeyRows(kb, heads: config.nKVHeads) + vb
             }
-            let qkv = Linear(outputs: qDim + 2 * kvDim, inputs: d,
-                             weight: queryKeyRows(q, heads: config.nHeads, columns: d)
-                                 + queryKeyRows(k, heads: config.nKVHeads, columns: d) + v,
-                             bias: qkvBias)
+            let qkv = Linear(outputs: qDim + 2 * kvDim, inputs: d, weight: WeightMatrix.stacking([q, k, v]), bias: qkvBias)
             let output = Linear(outputs: d, inputs: qDim, weight: try reader.matrix(names.layer(i, .output), d, qDim),
                                 bias: variant.outputBias ? try reader.vector(names.layer(i, .output, bias: true), count: d) : nil)
 
@@ -70,7 +67,7 @@ enum LlamaFamily {
                 keyNorm: variant.queryKeyNorm ? try reader.vector(names.layer(i, .keyNorm), count: dHead) : nil,
                 output: output,
                 mlpNorm: .rms(gain: try reader.vector(names.layer(i, .mlpNorm), count: d), eps: config.normEps),
-                mlp: .gatedSiLU(gateUp: Linear(outputs: 2 * config.dFF, inputs: d, weight: gate + up, bias: nil),
+                mlp: .gatedSiLU(gateUp: Linear(outputs: 2 * config.dFF, inputs: d, weight: WeightMatrix.stacking([gate, up]), bias: nil),
                                 down: Linear(outputs: d, inputs: config.dFF, weight: down, bias: nil))))
         }
 

@@ -1,7 +1,7 @@
 import Foundation
 import ModelFormats
 
-/// A decoder-only language model on the CPU: float32 weights, an exact forward pass (Hugging Face
+/// A decoder-only language model on the CPU: weights as stored (WeightMatrix.swift), an exact forward pass in float32 (Hugging Face
 /// transformers' numbers to float32 rounding), TransformerLens-style hooks and a KV cache.
 /// Immutable after loading, so one model can serve many threads.
 ///
@@ -25,9 +25,14 @@ public struct Transformer: Sendable {
     let rotary: RotaryEmbedding?
     let attention: CausalAttention
 
-    /// Builds the model from a file's tensors, dequantised once to float32. Every tensor is checked
-    /// against the shape `config` implies; a missing or mis-shaped one is an error naming it.
-    public init(weights source: any WeightSource, config: ModelConfig) throws {
+    /// How the weight matrices are kept: as stored in the file, or decoded to float32 at load.
+    public let weightStorage: WeightStorage
+
+    /// Builds the model from a file's tensors: matrices kept as stored (memory-mapped, decoded a
+    /// panel at a time in each product) or decoded once to float32, with the same results either
+    /// way. Every tensor is checked against the shape `config` implies; a missing or mis-shaped one
+    /// is an error naming it.
+    public init(weights source: any WeightSource, config: ModelConfig, storage: WeightStorage = .stored) throws {
         if config.architecture == .gpt2 {
             rotary = nil
         } else {
@@ -40,12 +45,15 @@ public struct Transformer: Sendable {
             rotary = RotaryEmbedding(theta: config.ropeTheta, headDim: config.dHead)
         }
         let reader = WeightReader(source: source)
+        let weights: ModelWeights
         switch config.architecture {
         case .llama: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.llama(config))
         case .qwen2: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen2(config))
         case .qwen3: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen3(config))
         case .gpt2: weights = try GPT2Family.load(reader, config: config)
         }
+        self.weights = storage == .float32 ? weights.decodedToFloat32() : weights
+        weightStorage = storage
         self.config = config
         path = source.path
         attention = CausalAttention(heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.dHead,
@@ -53,13 +61,13 @@ public struct Transformer: Sendable {
     }
 
     /// Builds the model of an opened GGUF file or Hugging Face folder.
-    public init(_ model: OpenedModel) throws {
-        try self.init(weights: model.weights, config: model.config)
+    public init(_ model: OpenedModel, storage: WeightStorage = .stored) throws {
+        try self.init(weights: model.weights, config: model.config, storage: storage)
     }
 
     /// Loads a GGUF file or a Hugging Face model folder.
-    public init(path: String) throws {
-        try self.init(OpenedModel.open(path: path))
+    public init(path: String, storage: WeightStorage = .stored) throws {
+        try self.init(OpenedModel.open(path: path), storage: storage)
     }
 
     /// An empty cache for this model.

@@ -1,16 +1,39 @@
 import ModelFormats
 
-/// A model's weights in float32, laid out for the shared forward pass. Every family's loader
+/// A model's weights, laid out for the shared forward pass: matrices as stored or in float32
+/// (WeightMatrix.swift), vectors (norm gains, biases) in float32. Every family's loader
 /// (Llama.swift, Qwen2.swift, Qwen3.swift, GPT2.swift) maps its file's tensors onto this.
 struct ModelWeights: Sendable {
     /// [vocab, d]
-    var tokenEmbedding: [Float]
+    var tokenEmbedding: WeightMatrix
     /// GPT-2's learned absolute positions, [context, d]; nil for rotary models.
-    var positionEmbedding: [Float]?
+    var positionEmbedding: WeightMatrix?
     var layers: [LayerWeights]
     var finalNorm: Norm
     /// [vocab, d]; the token embedding itself when the model ties them (shared storage).
-    var lmHead: [Float]
+    var lmHead: WeightMatrix
+
+    /// Every matrix decoded to float32 (the same values the stored form decodes to).
+    func decodedToFloat32() -> ModelWeights {
+        var copy = self
+        copy.tokenEmbedding = tokenEmbedding.decodedToFloat32()
+        copy.positionEmbedding = positionEmbedding?.decodedToFloat32()
+        copy.lmHead = lmHead.isStored && lmHead.sharesStorage(with: tokenEmbedding)
+            ? copy.tokenEmbedding : lmHead.decodedToFloat32()
+        copy.layers = layers.map { layer in
+            var layer = layer
+            layer.qkv.weight = layer.qkv.weight.decodedToFloat32()
+            layer.output.weight = layer.output.weight.decodedToFloat32()
+            switch layer.mlp {
+            case let .gatedSiLU(gateUp, down):
+                layer.mlp = .gatedSiLU(gateUp: gateUp.decodedToFloat32(), down: down.decodedToFloat32())
+            case let .gelu(up, down):
+                layer.mlp = .gelu(up: up.decodedToFloat32(), down: down.decodedToFloat32())
+            }
+            return layer
+        }
+        return copy
+    }
 }
 
 struct LayerWeights: Sendable {
@@ -29,16 +52,27 @@ struct LayerWeights: Sendable {
 struct Linear: Sendable {
     let outputs: Int
     let inputs: Int
-    var weight: [Float]
+    var weight: WeightMatrix
     var bias: [Float]?
+
+    init(outputs: Int, inputs: Int, weight: WeightMatrix, bias: [Float]?) {
+        precondition(weight.rows == outputs && weight.columns == inputs)
+        self.outputs = outputs
+        self.inputs = inputs
+        self.weight = weight
+        self.bias = bias
+    }
+
+    func decodedToFloat32() -> Linear {
+        var copy = self
+        copy.weight = weight.decodedToFloat32()
+        return copy
+    }
 
     /// `rows` rows of `inputs` floats → `rows` rows of `outputs` floats (`outputStride` apart).
     func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, outputStride: Int? = nil) {
         let ldc = outputStride ?? outputs
-        weight.withUnsafeBufferPointer { w in
-            BLAS.parallelGEMM(m: rows, n: outputs, k: inputs, x, lda: inputs, w.baseAddress!, ldb: inputs,
-                              transposeB: true, y, ldc: ldc)
-        }
+        weight.multiply(x, rows: rows, into: y, ldc: ldc)
         bias?.withUnsafeBufferPointer { b in
             Kernels.addBias(b.baseAddress!, count: outputs, to: y, rowCount: rows, stride: ldc)
         }
@@ -100,27 +134,40 @@ struct WeightReader {
 
     /// The tensor as float32, after checking that it exists and has `shape` (outermost first).
     func tensor(_ name: String, shape: [Int]) throws -> [Float] {
+        try check(name, shape: shape)
+        return try source.tensor(name).data
+    }
+
+    private func check(_ name: String, shape: [Int]) throws {
         guard let actual = source.shape(of: name) else {
             throw ModelFormatError(source.path, "missing tensor \(name) (expected shape \(shape))")
         }
         guard actual == shape else {
             throw ModelFormatError(source.path, "tensor \(name) has shape \(actual), expected \(shape)")
         }
-        return try source.tensor(name).data
     }
 
     func vector(_ name: String, count: Int) throws -> [Float] {
         try tensor(name, shape: [count])
     }
 
-    /// A [rows, columns] matrix.
-    func matrix(_ name: String, _ rows: Int, _ columns: Int) throws -> [Float] {
-        try tensor(name, shape: [rows, columns])
+    /// A [rows, columns] matrix, kept as stored (mapped) when the file's form allows, else in float32.
+    /// `permutedHeadSize`: the rows are llama.cpp's interleaved q or k heads of this size, read back in HF order.
+    func matrix(_ name: String, _ rows: Int, _ columns: Int, permutedHeadSize: Int? = nil) throws -> WeightMatrix {
+        try check(name, shape: [rows, columns])
+        if let stored = try source.storedTensor(name) {
+            return WeightMatrix(stacking: [(stored, permutedHeadSize)], columns: columns)
+        }
+        var values = try source.tensor(name).data
+        if let headSize = permutedHeadSize {
+            values = LlamaFamily.ggufQueryKeyRowsToHF(values, heads: rows / headSize, headDim: headSize, columns: columns)
+        }
+        return WeightMatrix(float32: values, rows: rows, columns: columns)
     }
 
-    /// A matrix stored transposed, [columns, rows], returned as [rows, columns]
-    /// (GPT-2's Conv1D weights are [in, out]).
-    func transposedMatrix(_ name: String, _ rows: Int, _ columns: Int) throws -> [Float] {
+    /// A matrix stored transposed, [columns, rows], returned as [rows, columns] in float32
+    /// (GPT-2's Conv1D weights are [in, out]: rows cannot be read in place).
+    func transposedMatrix(_ name: String, _ rows: Int, _ columns: Int) throws -> WeightMatrix {
         let stored = try tensor(name, shape: [columns, rows])
         var result = [Float](repeating: 0, count: stored.count)
         for r in 0 ..< rows {
@@ -128,6 +175,6 @@ struct WeightReader {
                 result[r * columns + c] = stored[c * rows + r]
             }
         }
-        return result
+        return WeightMatrix(float32: result, rows: rows, columns: columns)
     }
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import ModelFormats
 import Tokenizers
@@ -10,8 +11,8 @@ struct LoadedModel {
     let tokenizer: Tokenizer
     let transformer: Transformer
 
-    /// `path`, or the default model.
-    init(path: String?) throws {
+    /// `path`, or the default model, its weights kept as `storage` says.
+    init(path: String?, storage: WeightStorage = .stored) throws {
         self.path = try path ?? DefaultModel.resolve().path
         opened = try OpenedModel.open(path: self.path)
         if let gguf = opened.gguf {
@@ -19,7 +20,7 @@ struct LoadedModel {
         } else {
             tokenizer = try Tokenizer(folder: opened.location.url)
         }
-        transformer = try Transformer(opened)
+        transformer = try Transformer(opened, storage: storage)
     }
 
     /// The text a token stands for, e.g. " Paris".
@@ -27,3 +28,10 @@ struct LoadedModel {
         tokenizer.decode([token])
     }
 }
+
+extension WeightStorage: ExpressibleByArgument {}
+
+/// How the weights are kept; both give the same numbers bit for bit.
+let weightStorageHelp = ArgumentHelp(
+    "Weights as stored in the file (memory-mapped, decoded a panel at a time: memory about the file's size) "
+        + "or decoded once to float32 (4 bytes a weight). The same numbers either way.")

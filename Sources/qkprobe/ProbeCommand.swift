@@ -71,6 +71,9 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: "Threads to share the work over (default: every core; with --resume, the run's own). Recorded in the run.")
     var threads: Int?
 
+    @Option(help: weightStorageHelp)
+    var weights: WeightStorage = .stored
+
     @Option(name: .customLong("option-token"), help: "For an option that is several tokens: exact (error), first or last token.")
     var optionToken: OptionTokenPolicy = .exact
 
@@ -93,7 +96,7 @@ struct ProbeCommand: ParsableCommand {
         let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0)) }
 
         let outputURL = URL(fileURLWithPath: output)
-        let loaded = try LoadedModel(path: model)
+        let loaded = try LoadedModel(path: model, storage: weights)
         // A resume reproduces the first run bit for bit only with its thread count, so it is the default.
         if let threads = threads ?? resumedThreadCount(outputURL) { Transformer.setThreadCount(threads) }
         let config = loaded.transformer.config
@@ -116,7 +119,7 @@ struct ProbeCommand: ParsableCommand {
             datasetName: loadedDataset.name, datasetSHA256: try datasetDigest(datasetURL),
             template: promptTemplate?.text ?? (samples.first?.prompt != nil ? "{prompt}" : PromptTemplate.defaultText),
             qkRope: rope == .pre ? .pre : .post, qkScale: scale.factor(dHead: config.dHead),
-            threads: Transformer.threadCount)
+            threads: Transformer.threadCount, weights: loaded.transformer.weightStorage.rawValue)
         let spec = RunSpec(
             header: header, options: loadedDataset.options,
             samples: zip(samples, prepared).map { sample, prepared in

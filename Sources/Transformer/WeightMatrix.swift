@@ -1,0 +1,202 @@
+import ModelFormats
+
+/// How a model keeps its weight matrices: as the file stores them (memory-mapped, decoded a panel
+/// at a time inside each product), or decoded once to float32 at load. Both give the same numbers
+/// bit for bit: a product runs the same `sgemm` calls on the same panel shapes either way.
+public enum WeightStorage: String, Sendable, CaseIterable {
+    /// The file's own form (Q4_K, BF16, ...), mapped: memory about the file's size.
+    case stored
+    /// Everything decoded to float32 at load: four bytes a weight, no decoding per pass.
+    case float32
+}
+
+/// A [rows, columns] weight matrix (rows are outputs, as `torch.nn.Linear` stores them).
+///
+/// Stored matrices are a list of row segments, each a run of rows of one file tensor: fusing
+/// q/k/v or gate/up concatenates segments, and llama.cpp's Q/K row permutation is undone by
+/// mapping rows as they are decoded. Nothing is copied at load.
+struct WeightMatrix: @unchecked Sendable {
+    let rows: Int
+    let columns: Int
+    private let storage: Storage
+
+    private enum Storage {
+        case float32([Float])
+        case stored([RowSegment])
+    }
+
+    /// Consecutive logical rows `firstRow ..< firstRow + rows` taken from one stored tensor.
+    struct RowSegment {
+        let tensor: StoredTensor
+        let firstRow: Int
+        let rows: Int
+        let rowBytes: Int
+        /// Set for GGUF q/k of llama.cpp's Llama layout: rows of each head of this size were interleaved.
+        let permutedHeadSize: Int?
+
+        /// The stored row holding logical row `row` of this segment.
+        func storedRow(_ row: Int) -> Int {
+            guard let headSize = permutedHeadSize else { return row }
+            // llama.cpp's `permute` put HF row t·half + j of a head at stored row 2j + t.
+            let half = headSize / 2, head = row / headSize, inHead = row % headSize
+            return head * headSize + 2 * (inHead % half) + inHead / half
+        }
+
+        func rowPointer(_ row: Int) -> UnsafeRawPointer {
+            tensor.bytes.baseAddress! + storedRow(row) * rowBytes
+        }
+    }
+
+    init(float32 values: [Float], rows: Int, columns: Int) {
+        precondition(values.count == rows * columns)
+        self.rows = rows
+        self.columns = columns
+        storage = .float32(values)
+    }
+
+    /// Rows of stored tensors, in order; each tensor is [rows, columns] (checked by the reader).
+    init(stacking parts: [(tensor: StoredTensor, permutedHeadSize: Int?)], columns: Int) {
+        var segments: [RowSegment] = []
+        var first = 0
+        for (tensor, headSize) in parts {
+            let rows = tensor.shape.count == 1 ? 1 : tensor.shape[0]
+            segments.append(RowSegment(tensor: tensor, firstRow: first, rows: rows, rowBytes: tensor.rowBytes,
+                                       permutedHeadSize: headSize))
+            first += rows
+        }
+        rows = first
+        self.columns = columns
+        storage = .stored(segments)
+    }
+
+    /// Several matrices of the same width, one under the other (the fused q/k/v, gate/up).
+    static func stacking(_ parts: [WeightMatrix]) -> WeightMatrix {
+        let columns = parts[0].columns
+        var segments: [(tensor: StoredTensor, permutedHeadSize: Int?)] = []
+        var allStored = true
+        for part in parts {
+            guard case let .stored(own) = part.storage else {
+                allStored = false
+                break
+            }
+            segments += own.map { (tensor: $0.tensor, permutedHeadSize: $0.permutedHeadSize) }
+        }
+        if allStored { return WeightMatrix(stacking: segments, columns: columns) }
+        return WeightMatrix(float32: parts.flatMap { $0.float32Values() }, rows: parts.reduce(0) { $0 + $1.rows },
+                            columns: columns)
+    }
+
+    /// The same matrix decoded to float32 (a no-op for one that already is).
+    func decodedToFloat32() -> WeightMatrix {
+        if case .float32 = storage { return self }
+        return WeightMatrix(float32: float32Values(), rows: rows, columns: columns)
+    }
+
+    /// Whether the rows are kept as stored.
+    var isStored: Bool {
+        if case .stored = storage { return true }
+        return false
+    }
+
+    /// Every value, row-major.
+    func float32Values() -> [Float] {
+        switch storage {
+        case let .float32(values): return values
+        case .stored:
+            return [Float](unsafeUninitializedCapacity: rows * columns) { buffer, initialized in
+                let destination = buffer.baseAddress!
+                Kernels.forEachChunk(of: rows, minimumChunk: 256) { range in
+                    decodeRows(range, into: destination + range.lowerBound * columns)
+                }
+                initialized = rows * columns
+            }
+        }
+    }
+
+    /// Row `row` as float32 into `destination` (`columns` floats): embedding look-ups, the LM
+    /// head's chosen columns.
+    func decodeRow(_ row: Int, into destination: UnsafeMutablePointer<Float>) {
+        decodeRows(row ..< row + 1, into: destination)
+    }
+
+    /// Rows `range`, one after another, into `destination`.
+    func decodeRows(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        switch storage {
+        case let .float32(values):
+            values.withUnsafeBufferPointer { all in
+                destination.update(from: all.baseAddress! + range.lowerBound * columns, count: range.count * columns)
+            }
+        case let .stored(segments):
+            var segmentIndex = 0
+            for (offset, row) in range.enumerated() {
+                while row >= segments[segmentIndex].firstRow + segments[segmentIndex].rows { segmentIndex += 1 }
+                let segment = segments[segmentIndex]
+                segment.tensor.type.decode(segment.rowPointer(row - segment.firstRow), count: columns,
+                                           into: destination + offset * columns)
+            }
+        }
+    }
+
+    /// Rows of a product decoded at once: about 512 KiB of float32 (so they stay in a core's cache
+    /// between being decoded and being read by sgemm), in whole 16-row panels, 32 to 512 rows.
+    /// It depends on the width alone, never on the thread count, so results do not either.
+    static func panelRows(columns: Int) -> Int {
+        let rows = (1 << 17) / max(columns, 1) / 16 * 16
+        return min(512, max(32, rows))
+    }
+
+    /// Multiply-adds below which a product stays on one core.
+    private static let parallelWork = 1 << 20
+
+    /// `y = x · Wᵀ` for `m` rows of `columns` floats into `m` rows of `rows` floats, `ldc` apart.
+    ///
+    /// The output columns (W's rows) are cut into panels of `panelRows`; each core takes a run of
+    /// panels and, for each, decodes the panel's rows into its own scratch (stored weights) or
+    /// reads them in place (float32), then calls sgemm on that panel: the same calls, on the same
+    /// shapes, in both cases.
+    func multiply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, rows > 0 else { return }
+        let n = rows, k = columns
+        let panelRows = Self.panelRows(columns: k)
+        let panels = (n + panelRows - 1) / panelRows
+        let work = m * n * k
+        let chunks = min(Kernels.coreCount, panels, max(1, work / Self.parallelWork))
+        switch storage {
+        case let .float32(values):
+            values.withUnsafeBufferPointer { w in
+                let base = w.baseAddress!
+                Kernels.parallelFor(chunks) { chunk in
+                    for panel in panels * chunk / chunks ..< panels * (chunk + 1) / chunks {
+                        let first = panel * panelRows, count = min(panelRows, n - first)
+                        BLAS.gemm(m: m, n: count, k: k, x, lda: k, base + first * k, ldb: k, transposeB: true,
+                                  y + first, ldc: ldc)
+                    }
+                }
+            }
+        case .stored:
+            Kernels.parallelFor(chunks) { chunk in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: panelRows * k)
+                defer { scratch.deallocate() }
+                for panel in panels * chunk / chunks ..< panels * (chunk + 1) / chunks {
+                    let first = panel * panelRows, count = min(panelRows, n - first)
+                    decodeRows(first ..< first + count, into: scratch)
+                    BLAS.gemm(m: m, n: count, k: k, x, lda: k, scratch, ldb: k, transposeB: true,
+                              y + first, ldc: ldc)
+                }
+            }
+        }
+    }
+
+    /// Whether both are the same stored rows (a tied LM head), so decoding one serves both.
+    func sharesStorage(with other: WeightMatrix) -> Bool {
+        guard case let .stored(mine) = storage, case let .stored(theirs) = other.storage,
+              mine.count == theirs.count else { return false }
+        return zip(mine, theirs).allSatisfy { $0.tensor.bytes.baseAddress == $1.tensor.bytes.baseAddress && $0.rows == $1.rows }
+    }
+
+    /// Bytes this matrix keeps on the heap (stored rows live in the file's mapping instead).
+    var heapBytes: Int {
+        if case let .float32(values) = storage { return values.count * 4 }
+        return 0
+    }
+}
