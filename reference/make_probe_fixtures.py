@@ -6,8 +6,12 @@ forward hooks on q_proj / k_proj give q and k before rotary, and the model's own
 apply_rotary_pos_emb gives them after. Scores are unscaled dot products
 S(l, h, a) = q(l, h)[option token] . k(l, h // (H / Hkv))[anchor].
 
-The anchor is the last token that starts before the end of the question line, i.e. before the
-final "Answer" with the whitespace in front of it removed.
+Two anchors, as qkprobe's --anchor defines them (offsets in characters of the prompt):
+- before-cue (the default, the paper's): the last token that ends at or before the start of the
+  final answer cue "Answer:" (a token reaching into the cue belongs to the cue);
+- question-end: the last token that starts before the end of the question text, i.e. before the
+  final cue with the whitespace in front of it removed.
+"qk_pre"/"qk_post" use the before-cue anchor; "qk_pre_question_end" the question-end anchor.
 
 Usage: python3 reference/make_probe_fixtures.py [GGUF] [SAMPLES.jsonl] [OUT.json]
 """
@@ -26,11 +30,24 @@ CACHE = os.environ.get("QKPROBE_CACHE") or os.path.join(
 DEFAULT_GGUF = os.path.join(CACHE, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
-def anchor_char_offset(prompt):
-    answer = prompt.rfind("Answer")
-    if answer < 0:
-        raise SystemExit(f"no 'Answer' in prompt: {prompt[:60]!r}")
-    return len(prompt[:answer].rstrip())
+CUE = "Answer:"
+
+
+def cue_char_offsets(prompt, cue=CUE):
+    """(start of the final cue, end of the question text before it)."""
+    start = prompt.rfind(cue)
+    if start < 0:
+        raise SystemExit(f"no {cue!r} in prompt: {prompt[:60]!r}")
+    return start, len(prompt[:start].rstrip())
+
+
+def anchors(offsets, prompt, cue=CUE):
+    """{"before-cue": index, "question-end": index} from a tokenizer's offset mapping."""
+    cue_start, question_end = cue_char_offsets(prompt, cue)
+    return {
+        "before-cue": max(i for i, (a, b) in enumerate(offsets) if b > a and b <= cue_start),
+        "question-end": max(i for i, (a, b) in enumerate(offsets) if b > a and a < question_end),
+    }
 
 
 class PaperWayScorer:
@@ -62,19 +79,21 @@ class PaperWayScorer:
             self.captured[(kind, layer)] = output[0].detach().clone()  # [pos, heads * Dh]
         return hook
 
-    def score(self, prompt, options):
-        """Token ids, anchor, option ids, option logits, top-5 next tokens and qk[rope][option][layer][head]."""
+    def score(self, prompt, options, add_special_tokens=True):
+        """Token ids, anchor, option ids, option logits, top-5 next tokens and qk[rope][option][layer][head].
+
+        add_special_tokens=False tokenizes a rendered chat as apply_chat_template does."""
         L, H, Hkv, Dh = self.L, self.H, self.Hkv, self.Dh
-        encoding = self.tokenizer(prompt, add_special_tokens=True, return_offsets_mapping=True)
+        encoding = self.tokenizer(prompt, add_special_tokens=add_special_tokens, return_offsets_mapping=True)
         ids = encoding["input_ids"]
-        end = anchor_char_offset(prompt)
-        anchor = max(i for i, (start, stop) in enumerate(encoding["offset_mapping"]) if stop > start and start < end)
+        both = anchors(encoding["offset_mapping"], prompt)
+        anchor, question_end = both["before-cue"], both["question-end"]
         option_ids = []
         for option in options:
             option_tokens = self.tokenizer(option, add_special_tokens=False)["input_ids"]
             assert len(option_tokens) == 1, (option, option_tokens)
             option_ids.append(option_tokens[0])
-        qk = {"pre": [], "post": []}
+        qk = {"pre": [], "post": [], "pre_question_end": []}
         option_logits = top = None
         for option_id in option_ids:
             self.captured.clear()
@@ -96,10 +115,15 @@ class PaperWayScorer:
                         k = self.rotated[l][1][:, anchor]
                     per_layer.append([float(q[h] @ k[h // (H // Hkv)]) for h in range(H)])
                 qk[rope].append(per_layer)
+            qk["pre_question_end"].append([
+                [float(self.captured[("q", l)][len(ids)].view(H, Dh)[h]
+                       @ self.captured[("k", l)][question_end].view(Hkv, Dh)[h // (H // Hkv)]) for h in range(H)]
+                for l in range(L)])
         return {
             "token_ids": ids, "anchor": anchor, "option_ids": option_ids, "option_logits": option_logits,
             "top_ids": top.indices.tolist(), "top_logits": [float(x) for x in top.values],
             "qk_pre": qk["pre"], "qk_post": qk["post"],
+            "anchor_question_end": question_end, "qk_pre_question_end": qk["pre_question_end"],
         }
 
 
@@ -117,7 +141,9 @@ def main():
         record = {"id": sample["id"], **scorer.score(sample["prompt"], sample["options"])}
         records.append(record)
         print(sample["id"], len(record["token_ids"]), "tokens, anchor", record["anchor"],
-              repr(scorer.tokenizer.decode(record["token_ids"][record["anchor"]])), file=sys.stderr)
+              repr(scorer.tokenizer.decode(record["token_ids"][record["anchor"]])), "question end",
+              record["anchor_question_end"], repr(scorer.tokenizer.decode(record["token_ids"][record["anchor_question_end"]])),
+              file=sys.stderr)
 
     with open(out, "w", encoding="utf-8") as f:
         json.dump({

@@ -34,7 +34,7 @@ STRING = "string"
 INT32_SEQUENCE = "vlen int32"
 
 
-def expected_datasets(n, o, layers, heads, kv_heads, d_head, s, d, activations):
+def expected_datasets(n, o, layers, heads, kv_heads, d_head, s, d, activations, sample_options=True, shots=False, mcqa=False):
     """Path -> (dtype, shape) for a run of these sizes."""
     f4, i2 = np.dtype("<f4"), np.dtype("<i2")
     layout = {
@@ -59,6 +59,13 @@ def expected_datasets(n, o, layers, heads, kv_heads, d_head, s, d, activations):
         "/heads/baseline_accuracy_by_distractors": (f4, (d,)),
         "/heads/complete": (np.dtype("u1"), ()),
     }
+    if sample_options:  # absent in files written before options were stored per sample
+        layout["/samples/options"] = (STRING, (n, o))
+        layout["/samples/option_ids"] = (np.dtype("<i4"), (n, o))
+    if shots:
+        layout["/samples/shot_ids"] = (STRING, (n,))
+    if mcqa:
+        layout["/samples/key_positions"] = (np.dtype("<i4"), (n, o))
     if activations:
         layout["/activations/q"] = (f4, (n, o, layers, heads, d_head))
         layout["/activations/k"] = (f4, (n, layers, kv_heads, d_head))
@@ -200,8 +207,10 @@ def check(path):
         n, o = len(f["/samples/id"]), len(f["/options"])
         s, d = len(f["/heads/steps_values"]), len(f["/heads/distractors_values"])
         activations = "/activations/q" in f or "/activations/k" in f
+        sample_options = "/samples/options" in f or "/samples/option_ids" in f
         expected = expected_datasets(n, o, dims["n_layers"], dims["n_heads"], dims["n_kv_heads"],
-                                     dims["d_head"], s, d, activations)
+                                     dims["d_head"], s, d, activations, sample_options, "/samples/shot_ids" in f,
+                                     "/samples/key_positions" in f)
         present = all_datasets(f)
         for name in sorted(set(present) - set(expected)):
             problems.append(f"unexpected dataset {name}")

@@ -24,7 +24,8 @@ extension DatasetFormat {
             }
             if record["prompt"] != nil { return .prompts }
             if record["questions"] != nil { return .pararule }
-            throw DatasetError(url.path, "cannot tell the format: the first line has neither \"prompt\" nor \"questions\"; pass --format")
+            if record["choices"] != nil { return .multiplechoice }
+            throw DatasetError(url.path, "cannot tell the format: the first line has neither \"prompt\", \"questions\" nor \"choices\"; pass --format")
         }
         switch try InputFile.jsonDocument(bytes, path: url.path) {
         case .object(let document) where document["samples"] != nil:

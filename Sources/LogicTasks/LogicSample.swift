@@ -45,43 +45,59 @@ public enum AnswerOptions {
     public static let yesNo = [" yes", " no"]
 }
 
-/// A set of samples that share one list of answer options.
+/// A set of samples with the same number of answer options.
 ///
-/// One list per dataset because a run scores every sample against the same options (the run
-/// file stores `/options` once); a file whose samples disagree is refused and must be split.
+/// The options may differ between samples (" True"/" False" beside " yes"/" no"): a run stores
+/// them per sample, and a head's choice is an index into its sample's own options. Their count
+/// is the same everywhere because the scores are an [N, O, L, H] array.
 public struct LogicDataset: Sendable {
     /// A stable name: the file or folder name without extension.
     public let name: String
+    /// The options shared by every sample; where samples differ, each position's distinct texts
+    /// in order of first appearance, joined by "|" ([" True| yes", " False| no"]).
     public let options: [String]
     public let samples: [LogicSample]
 
-    /// Checks what every consumer relies on: at least one sample, the same options everywhere,
-    /// at least two distinct options, labels in range, unique ids.
+    /// Checks what every consumer relies on: at least one sample, the same number of options
+    /// everywhere, at least two distinct options per sample, labels in range, unique ids.
     public init(name: String, samples: [LogicSample], source: String) throws(DatasetError) {
         guard let first = samples.first else { throw DatasetError(source, "no samples") }
-        guard first.options.count >= 2 else {
-            throw DatasetError(source, "sample \(first.id) has \(first.options.count) option(s); at least two are needed")
-        }
-        guard Set(first.options).count == first.options.count else {
-            throw DatasetError(source, "sample \(first.id) repeats an option: \(quoted(first.options))")
-        }
         var seen = Set<String>()
         for sample in samples {
-            guard sample.options == first.options else {
+            guard sample.options.count >= 2 else {
+                throw DatasetError(source, "sample \(sample.id) has \(sample.options.count) option(s); at least two are needed")
+            }
+            guard Set(sample.options).count == sample.options.count else {
+                throw DatasetError(source, "sample \(sample.id) repeats an option: \(quoted(sample.options))")
+            }
+            guard sample.options.count == first.options.count else {
                 throw DatasetError(
                     source,
-                    "sample \(sample.id) has options \(quoted(sample.options)) but sample \(first.id) has \(quoted(first.options)); a dataset has one option list")
+                    "sample \(sample.id) has \(sample.options.count) options \(quoted(sample.options)) but sample \(first.id) has \(first.options.count); the samples of one run need the same number of options")
             }
-            if let label = sample.label, !first.options.indices.contains(label) {
-                throw DatasetError(source, "sample \(sample.id) has label \(label) outside 0..<\(first.options.count)")
+            if let label = sample.label, !sample.options.indices.contains(label) {
+                throw DatasetError(source, "sample \(sample.id) has label \(label) outside 0..<\(sample.options.count)")
             }
             guard seen.insert(sample.id).inserted else {
                 throw DatasetError(source, "duplicate sample id \(sample.id)")
             }
         }
         self.name = name
-        self.options = first.options
+        self.options = LogicDataset.sharedOptions(samples.map(\.options))
         self.samples = samples
+    }
+
+    /// Whether the samples' options differ.
+    public var hasMixedOptions: Bool { samples.contains { $0.options != samples[0].options } }
+
+    /// The run-level option names of samples with these options (see `options`).
+    public static func sharedOptions(_ perSample: [[String]]) -> [String] {
+        guard let count = perSample.first?.count else { return [] }
+        return (0..<count).map { position in
+            var texts: [String] = []
+            for options in perSample where !texts.contains(options[position]) { texts.append(options[position]) }
+            return texts.joined(separator: "|")
+        }
     }
 }
 

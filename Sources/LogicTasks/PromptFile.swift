@@ -7,7 +7,7 @@ import Foundation
 ///
 /// `id`, `prompt` and `options` are required; `label` (an index into `options`), `steps`,
 /// `distractors`, `context` and `question` are optional; other fields are kept as metadata and
-/// otherwise ignored. All lines share one option list. The prompt is used as it is.
+/// otherwise ignored. All lines have the same number of options (their texts may differ). The prompt is used as it is.
 public enum PromptFile {
     static let knownFields: Set<String> = ["id", "prompt", "options", "label", "steps", "distractors", "context", "question"]
 
@@ -27,10 +27,10 @@ public enum PromptFile {
                 steps: try count("steps", fields),
                 distractors: try count("distractors", fields),
                 metadata: JSONObject(object.members.filter { !knownFields.contains($0.key) }))
-            if let first = samples.first, sample.options != first.options {
+            if let first = samples.first, sample.options.count != first.options.count {
                 throw DatasetError(
                     location,
-                    "options \(quoted(sample.options)) differ from \(quoted(first.options)) on line \(firstLine[first.id] ?? 1); a dataset has one option list")
+                    "\(sample.options.count) options \(quoted(sample.options)), but \(first.options.count) on line \(firstLine[first.id] ?? 1); the samples of one run need the same number of options")
             }
             if let label = sample.label, !sample.options.indices.contains(label) {
                 throw DatasetError(location, "label \(label) is not an index into the \(sample.options.count) options")
@@ -39,7 +39,7 @@ public enum PromptFile {
                 throw DatasetError(location, "duplicate id \(sample.id) (first on line \(earlier))")
             }
             do {
-                _ = try sample.rendered()
+                _ = try sample.promptText()
             } catch {
                 throw DatasetError(location, "sample \(sample.id): \(error.reason)")
             }
@@ -61,7 +61,7 @@ public enum PromptFile {
         for sample in samples {
             var object = JSONObject()
             object.set("id", .string(sample.id))
-            object.set("prompt", .string(try sample.rendered().text))
+            object.set("prompt", .string(try sample.promptText()))
             object.set("options", .array(sample.options.map(JSONValue.string)))
             if let label = sample.label { object.set("label", .integer(label)) }
             if let steps = sample.steps { object.set("steps", .integer(steps)) }

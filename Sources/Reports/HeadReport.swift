@@ -10,6 +10,11 @@ public struct HeadReport: Sendable {
     public let options: [String]
     public let rotary: String
     public let scale: String
+    /// The anchor rule and the answer cue it looks for; nil where unknown.
+    public let anchorRule: String?
+    public let answerCue: String?
+    /// How the prompts were made beyond the template ("chat chatml", "4 shots, seed 1"), for the title.
+    public let promptNotes: [String]
     public let samples: Int
     public let tables: HeadAccuracyTables
     /// Intervals, baselines, McNemar tests and the permutation test over the labelled rows.
@@ -18,14 +23,18 @@ public struct HeadReport: Sendable {
     let scored: ScoredSamples
 
     public init(modelName: String, modelSHA256: String, datasetName: String, options: [String],
-                rotary: String, scale: String, samples scored: ScoredSamples,
+                rotary: String, scale: String, anchorRule: String? = nil, answerCue: String? = nil,
+                promptNotes: [String] = [], samples scored: ScoredSamples,
                 permutations: Int = HeadStatistics.defaultPermutations, seed: UInt64 = 0) {
+        self.promptNotes = promptNotes
         self.modelName = modelName
         self.modelSHA256 = modelSHA256
         self.datasetName = datasetName
         self.options = options
         self.rotary = rotary
         self.scale = scale
+        self.anchorRule = anchorRule
+        self.answerCue = answerCue
         self.scored = scored
         samples = scored.count
         tables = headAccuracyTables(scored)
@@ -67,7 +76,9 @@ extension HeadReport {
     var preamble: [String] {
         let s = statistics
         var lines = ["\(modelName) on \(datasetName): \(s.count) labelled of \(samples) samples, "
-            + "options \(options.map { "\"\($0)\"" }.joined(separator: "/")), q/k \(rotary)-rotary, scale \(scale)"]
+            + "options \(options.map { "\"\($0)\"" }.joined(separator: "/")), q/k \(rotary)-rotary, scale \(scale)"
+            + (anchorRule.map { rule in ", anchor \(rule)" + (answerCue.map { " \"\($0)\"" } ?? "") } ?? "")
+            + promptNotes.map { ", " + $0 }.joined()]
         if let accuracy = s.majorityClassAccuracy, let label = s.majorityLabel {
             lines.append("n = \(s.count); model \(percent(s.model.accuracy)) \(interval(s.model.ci95)); "
                 + "always answering the majority class \"\(options[label])\" scores \(percent(accuracy)); "
@@ -166,7 +177,7 @@ extension HeadReport {
         let steps = groupStatistics(.steps), distractors = groupStatistics(.distractors)
         return HeadTableDocument(
             modelName: modelName, modelSHA256: modelSHA256, datasetName: datasetName, options: options,
-            qkRope: rotary, qkScale: scale, nSamples: samples, nLabelled: tables.overall.count,
+            qkRope: rotary, qkScale: scale, anchorRule: anchorRule, answerCue: answerCue, nSamples: samples, nLabelled: tables.overall.count,
             layers: tables.layers, heads: tables.heads, n: s.count,
             majorityClass: s.majorityLabel.map { options[$0] }, majorityClassAccuracy: s.majorityClassAccuracy,
             bestHead: s.count == 0 ? nil : s.bestHead.map { headName(layer: $0 / s.heads, head: $0 % s.heads) },
@@ -292,6 +303,9 @@ public struct HeadTableDocument: Codable, Sendable, Equatable {
     public var options: [String]
     public var qkRope: String
     public var qkScale: String
+    /// Absent in documents written before the anchor rule was recorded.
+    public var anchorRule: String?
+    public var answerCue: String?
     public var nSamples: Int
     public var nLabelled: Int
     public var layers: Int
@@ -315,7 +329,7 @@ public struct HeadTableDocument: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case modelName = "model_name", modelSHA256 = "model_sha256", datasetName = "dataset_name", options
-        case qkRope = "qk_rope", qkScale = "qk_scale", nSamples = "n_samples", nLabelled = "n_labelled"
+        case qkRope = "qk_rope", qkScale = "qk_scale", anchorRule = "anchor_rule", answerCue = "answer_cue", nSamples = "n_samples", nLabelled = "n_labelled"
         case layers = "n_layers", heads = "n_heads", n, majorityClass = "majority_class"
         case majorityClassAccuracy = "majority_class_accuracy", bestHead = "best_head"
         case bestHeadFamilywiseP = "best_head_familywise_p", permutations, verdict, model, headStatistics = "heads"

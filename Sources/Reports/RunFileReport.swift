@@ -20,6 +20,10 @@ extension HeadReport {
         self.init(modelName: header.modelName, modelSHA256: header.modelSHA256, datasetName: header.datasetName,
                   options: run.options, rotary: header.qkRope.rawValue,
                   scale: header.qkScale == 1 ? "none" : "1/sqrt(d_head)",
+                  anchorRule: header.anchorRule, answerCue: header.answerCue,
+                  promptNotes: (header.chatTemplate == "none" ? [] : ["chat \(header.chatTemplate)"])
+                      + (header.shots == 0 ? [] : ["\(header.shots) shots from \(header.shotsDataset), seed \(header.shotsSeed)"])
+                      + (header.geometry == "options" ? [] : ["\(header.geometry) keys at \(header.mcqaKey)"]),
                   samples: ScoredSamples(run: run), permutations: permutations, seed: seed)
     }
 }

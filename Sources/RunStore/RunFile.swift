@@ -121,7 +121,9 @@ public final class RunFile {
         }
         for (index, (old, new)) in zip(samples, spec.samples).enumerated() where old != new {
             let field = old.id != new.id ? "id" : old.label != new.label ? "label" : old.steps != new.steps ? "steps"
-                : old.distractors != new.distractors ? "distractors" : old.tokenIDs != new.tokenIDs ? "token_ids" : "anchor"
+                : old.distractors != new.distractors ? "distractors" : old.tokenIDs != new.tokenIDs ? "token_ids"
+                : old.anchor != new.anchor ? "anchor" : old.options != new.options ? "options"
+                : old.optionIDs != new.optionIDs ? "option_ids" : old.shotIDs != new.shotIDs ? "shot_ids" : "key_positions"
             throw refuse("sample \(index) (\(new.id)) has a different \(field)")
         }
     }

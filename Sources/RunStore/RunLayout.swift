@@ -6,6 +6,10 @@
 //                             template, qk_rope ("pre"|"post"), qk_scale (float32),
 //                             + threads (a resume must use the same count to be bit-exact)
 //                             + weights ("stored"|"float32": how the model kept its weights)
+//                             + anchor_rule ("before-cue"|"question-end"|"marked"), answer_cue
+//                               (absent in older files: read as "question-end" and "Answer")
+//                             + chat_template ("none"|"chatml"|"llama3"|"mistral"|"gemma"),
+//                               shots, shots_dataset, shots_sha256, shots_seed (absent: none, 0)
 // /options                  [O] string (UTF-8)
 // /samples/id               [N] string                    written at creation, compressed
 // /samples/label            [N] int8      -1 absent       written at creation, compressed
@@ -14,6 +18,14 @@
 // /samples/n_tokens         [N] int32                     written at creation, compressed
 // /samples/anchor           [N] int32                     written at creation, compressed
 // + /samples/token_ids      [N] vlen int32  prompt tokens written at creation, compressed
+// + /samples/options        [N, O] string   each sample's options, written at creation, compressed
+// + /samples/option_ids     [N, O] int32    the token each is scored at (-1 unknown), likewise
+//                           (absent in older files: every sample has /options, ids unknown;
+//                           /options is the run's list, or for samples whose options differ
+//                           each position's distinct texts joined by "|")
+// + /samples/shot_ids       [N] string   the demonstrations' ids, "\n"-separated; runs with shots only
+// + /samples/key_positions  [N, O] int32 each option's key position; geometry "mcqa" only
+//                           (root attributes + geometry "options"|"mcqa", mcqa_key; absent: "options")
 // /samples/complete         [N] uint8   1 once the row's scores (and activations) are written
 // /scores/qk                [N, O, L, H] float32          NaN until written
 // /scores/model_logit       [N, O] float32                NaN until written
@@ -61,6 +73,10 @@ enum RunLayout {
     static let nTokens = "/samples/n_tokens"
     static let anchor = "/samples/anchor"
     static let tokenIDs = "/samples/token_ids"
+    static let sampleOptions = "/samples/options"
+    static let sampleOptionIDs = "/samples/option_ids"
+    static let shotIDs = "/samples/shot_ids"
+    static let keyPositions = "/samples/key_positions"
     static let complete = "/samples/complete"
     static let qk = "/scores/qk"
     static let modelLogit = "/scores/model_logit"
@@ -111,6 +127,19 @@ enum RunLayout {
             .write(samples.map { Int32($0.anchor) })
         try file.createDataset(tokenIDs, element: .int32Sequence, shape: [n], storage: perSample)
             .writeInt32Sequences(samples.map(\.tokenIDs))
+        let optionsStorage = H5Storage.compressed(rowsPerChunk: min(n, max(1, rowsPerChunk / spec.options.count)))
+        try file.createDataset(sampleOptions, element: .utf8String, shape: [n, spec.options.count], storage: optionsStorage)
+            .writeStrings(samples.flatMap(\.options))
+        try file.createDataset(sampleOptionIDs, element: .scalar(Int32.self), shape: [n, spec.options.count], storage: optionsStorage)
+            .write(samples.flatMap(\.optionIDs))
+        if spec.header.geometry == "mcqa" {
+            try file.createDataset(keyPositions, element: .scalar(Int32.self), shape: [n, spec.options.count], storage: optionsStorage)
+                .write(samples.flatMap(\.keyPositions))
+        }
+        if spec.header.shots > 0 {
+            try file.createDataset(shotIDs, element: .utf8String, shape: [n], storage: perSample)
+                .writeStrings(samples.map { $0.shotIDs.joined(separator: "\n") })
+        }
 
         let unwritten = H5Storage.preallocated(fill: H5Fill(Float.nan))
         let notYet = H5Storage.preallocated(fill: H5Fill(UInt8(0)))
@@ -174,7 +203,13 @@ enum RunLayout {
                 : !known.contains(sample.steps) ? "steps \(sample.steps) is outside -1...\(Int16.max)"
                 : !known.contains(sample.distractors) ? "distractors \(sample.distractors) is outside -1...\(Int16.max)"
                 : !sample.tokenIDs.indices.contains(sample.anchor)
-                    ? "anchor \(sample.anchor) is outside its \(sample.tokenIDs.count) tokens" : nil
+                    ? "anchor \(sample.anchor) is outside its \(sample.tokenIDs.count) tokens"
+                : sample.options.count != spec.options.count || sample.optionIDs.count != spec.options.count
+                    ? "\(sample.options.count) options and \(sample.optionIDs.count) option ids, the run has \(spec.options.count) options"
+                : Set(sample.options).count != sample.options.count ? "it repeats an option"
+                : spec.header.geometry == "mcqa" && (sample.keyPositions.count != spec.options.count
+                    || !sample.keyPositions.allSatisfy { sample.tokenIDs.indices.contains(Int($0)) })
+                    ? "its option keys \(sample.keyPositions) do not fit its \(sample.tokenIDs.count) tokens" : nil
             if let problem { throw fail("sample \(index) (\(sample.id)): \(problem)") }
         }
     }
@@ -186,11 +221,16 @@ enum RunLayout {
                               ("model_name", header.modelName), ("model_path", header.modelPath),
                               ("model_sha256", header.modelSHA256), ("architecture", header.architecture),
                               ("dataset_name", header.datasetName), ("dataset_sha256", header.datasetSHA256),
-                              ("template", header.template), ("qk_rope", header.qkRope.rawValue)] {
+                              ("template", header.template), ("anchor_rule", header.anchorRule),
+                              ("answer_cue", header.answerCue), ("qk_rope", header.qkRope.rawValue),
+                              ("chat_template", header.chatTemplate), ("shots_dataset", header.shotsDataset),
+                              ("shots_sha256", header.shotsSHA256), ("geometry", header.geometry),
+                              ("mcqa_key", header.mcqaKey)] {
             try file.setAttribute(name, value)
         }
         for (name, value) in [("n_layers", header.nLayers), ("n_heads", header.nHeads),
-                              ("n_kv_heads", header.nKVHeads), ("d_head", header.dHead), ("threads", header.threads)] {
+                              ("n_kv_heads", header.nKVHeads), ("d_head", header.dHead), ("threads", header.threads),
+                              ("shots", header.shots), ("shots_seed", header.shotsSeed)] {
             try file.setAttribute(name, Int64(value))
         }
         try file.setAttribute("qk_scale", header.qkScale)
@@ -227,6 +267,15 @@ enum RunLayout {
             nKVHeads: try dimension("n_kv_heads"), dHead: try dimension("d_head"),
             datasetName: try file.stringAttribute("dataset_name"),
             datasetSHA256: try file.stringAttribute("dataset_sha256"), template: try file.stringAttribute("template"),
+            anchorRule: try file.hasAttribute("anchor_rule") ? file.stringAttribute("anchor_rule") : "question-end",
+            answerCue: try file.hasAttribute("answer_cue") ? file.stringAttribute("answer_cue") : "Answer",
+            chatTemplate: try file.hasAttribute("chat_template") ? file.stringAttribute("chat_template") : "none",
+            shots: try file.hasAttribute("shots") ? Int(clamping: file.attribute("shots", as: Int64.self)) : 0,
+            shotsDataset: try file.hasAttribute("shots_dataset") ? file.stringAttribute("shots_dataset") : "",
+            shotsSHA256: try file.hasAttribute("shots_sha256") ? file.stringAttribute("shots_sha256") : "",
+            shotsSeed: try file.hasAttribute("shots_seed") ? Int(clamping: file.attribute("shots_seed", as: Int64.self)) : 0,
+            geometry: try file.hasAttribute("geometry") ? file.stringAttribute("geometry") : "options",
+            mcqaKey: try file.hasAttribute("mcqa_key") ? file.stringAttribute("mcqa_key") : "",
             qkRope: rope, qkScale: try file.attribute("qk_scale", as: Float.self),
             threads: try dimension("threads"),
             weights: try file.hasAttribute("weights") ? file.stringAttribute("weights") : "float32")
@@ -242,6 +291,10 @@ enum RunLayout {
         let header: RunHeader
         let shape: RunShape
         let hasActivations: Bool
+        /// Whether the file stores options per sample (older files do not).
+        let hasSampleOptions: Bool
+        let hasShotIDs: Bool
+        let hasKeyPositions: Bool
         let datasets: [String: H5Dataset]
 
         subscript(_ path: String) -> H5Dataset { datasets[path]! }
@@ -249,11 +302,15 @@ enum RunLayout {
         init(_ file: H5File) throws {
             header = try readHeader(file)
             hasActivations = try file.exists(queries) || file.exists(keys)
+            hasSampleOptions = try file.exists(sampleOptions) || file.exists(sampleOptionIDs)
+            hasShotIDs = try file.exists(shotIDs)
+            hasKeyPositions = try file.exists(keyPositions)
             var datasets: [String: H5Dataset] = [:]
             for path in [options, sampleID, label, steps, distractors, nTokens, anchor, tokenIDs, complete, qk,
                          modelLogit, stepsValues, distractorsValues, accuracy, accuracyBySteps,
                          accuracyByDistractors, baselineAccuracy, baselineAccuracyBySteps,
-                         baselineAccuracyByDistractors, headsComplete] + (hasActivations ? [queries, keys] : []) {
+                         baselineAccuracyByDistractors, headsComplete] + (hasActivations ? [queries, keys] : [])
+                + (hasSampleOptions ? [sampleOptions, sampleOptionIDs] : []) + (hasShotIDs ? [shotIDs] : []) + (hasKeyPositions ? [keyPositions] : []) {
                 datasets[path] = try file.openDataset(path)
             }
             func dims(_ path: String) -> [Int] { datasets[path]!.shape }
@@ -271,6 +328,9 @@ enum RunLayout {
                 (accuracyByDistractors, [d, l, h]), (baselineAccuracy, []), (baselineAccuracyBySteps, [s]),
                 (baselineAccuracyByDistractors, [d]), (headsComplete, []),
             ]
+            if hasSampleOptions { expected += [(sampleOptions, [n, o]), (sampleOptionIDs, [n, o])] }
+            if hasShotIDs { expected += [(shotIDs, [n])] }
+            if hasKeyPositions { expected += [(keyPositions, [n, o])] }
             if hasActivations {
                 expected += [(queries, [n, o, l, h, shape.headDim]), (keys, [n, l, shape.kvHeads, shape.headDim])]
             }
@@ -296,10 +356,20 @@ enum RunLayout {
             let counts = try self[nTokens].read(as: Int32.self)
             let anchors = try self[anchor].read(as: Int32.self)
             let tokens = try self[tokenIDs].readInt32Sequences()
+            let o = shape.options
+            let runOptions = try self[options].readStrings()
+            let optionTexts = hasSampleOptions ? try self[sampleOptions].readStrings() : Array(repeating: runOptions, count: ids.count).flatMap { $0 }
+            let keys = hasKeyPositions ? try self[keyPositions].read(as: Int32.self) : []
+            let shots = hasShotIDs ? try self[shotIDs].readStrings() : Array(repeating: "", count: ids.count)
+            let optionIDs = hasSampleOptions ? try self[sampleOptionIDs].read(as: Int32.self) : Array(repeating: -1, count: ids.count * o)
             return try ids.indices.map { index in
                 let sample = SampleInfo(id: ids[index], label: Int(labels[index]), steps: Int(steps[index]),
                                         distractors: Int(distractors[index]), tokenIDs: tokens[index],
-                                        anchor: Int(anchors[index]))
+                                        anchor: Int(anchors[index]),
+                                        options: Array(optionTexts[(index * o)..<((index + 1) * o)]),
+                                        optionIDs: Array(optionIDs[(index * o)..<((index + 1) * o)]),
+                                        shotIDs: shots[index].isEmpty ? [] : shots[index].split(separator: "\n", omittingEmptySubsequences: false).map(String.init),
+                                        keyPositions: keys.isEmpty ? [] : Array(keys[(index * o)..<((index + 1) * o)]))
                 let problem: String? =
                     Int(counts[index]) != tokens[index].count
                         ? "\(nTokens) is \(counts[index]) but \(tokenIDs) has \(tokens[index].count) tokens"

@@ -23,6 +23,22 @@ public struct RunHeader: Sendable, Equatable {
     public var datasetName: String
     public var datasetSHA256: String
     public var template: String
+    /// How the anchor was chosen: "before-cue", "question-end" or "marked" (files written before
+    /// the attribute existed read as "question-end").
+    public var anchorRule: String
+    /// The text the anchor rules look for (older files: "Answer").
+    public var answerCue: String
+    /// The chat template family the prompts were wrapped in, "none" without one.
+    public var chatTemplate: String
+    /// Demonstrations per prompt (0: none), the file they came from (name, sha256) and the seed.
+    public var shots: Int
+    public var shotsDataset: String
+    public var shotsSHA256: String
+    public var shotsSeed: Int
+    /// "options" (q at each option token, k at the anchor) or "mcqa" (q at the last token, k at
+    /// each option's line, chosen by `mcqaKey`: "eol", "letter" or "period").
+    public var geometry: String
+    public var mcqaKey: String
     public var qkRope: QKRope
     /// 1 for the plain dot product, 1/sqrt(d_head) for attention's scaling.
     public var qkScale: Float
@@ -36,6 +52,9 @@ public struct RunHeader: Sendable, Equatable {
     public init(toolVersion: String, created: String = RunHeader.now(), modelName: String, modelPath: String,
                 modelSHA256: String, architecture: String, nLayers: Int, nHeads: Int, nKVHeads: Int,
                 dHead: Int, datasetName: String, datasetSHA256: String, template: String,
+                anchorRule: String = "before-cue", answerCue: String = "Answer:", chatTemplate: String = "none",
+                shots: Int = 0, shotsDataset: String = "", shotsSHA256: String = "", shotsSeed: Int = 0,
+                geometry: String = "options", mcqaKey: String = "",
                 qkRope: QKRope, qkScale: Float, threads: Int, weights: String = "stored") {
         self.toolVersion = toolVersion
         self.created = created
@@ -50,6 +69,15 @@ public struct RunHeader: Sendable, Equatable {
         self.datasetName = datasetName
         self.datasetSHA256 = datasetSHA256
         self.template = template
+        self.anchorRule = anchorRule
+        self.answerCue = answerCue
+        self.chatTemplate = chatTemplate
+        self.shots = shots
+        self.shotsDataset = shotsDataset
+        self.shotsSHA256 = shotsSHA256
+        self.shotsSeed = shotsSeed
+        self.geometry = geometry
+        self.mcqaKey = mcqaKey
         self.qkRope = qkRope
         self.qkScale = qkScale
         self.threads = threads
@@ -67,6 +95,9 @@ public struct RunHeader: Sendable, Equatable {
         [("tool_version", toolVersion), ("model_sha256", modelSHA256), ("architecture", architecture),
          ("n_layers", "\(nLayers)"), ("n_heads", "\(nHeads)"), ("n_kv_heads", "\(nKVHeads)"),
          ("d_head", "\(dHead)"), ("dataset_sha256", datasetSHA256), ("template", template.debugDescription),
+         ("anchor_rule", anchorRule), ("answer_cue", answerCue.debugDescription), ("chat_template", chatTemplate),
+         ("shots", "\(shots)"), ("shots_sha256", shotsSHA256), ("shots_seed", "\(shotsSeed)"),
+         ("geometry", geometry), ("mcqa_key", mcqaKey),
          ("qk_rope", qkRope.rawValue), ("qk_scale", "\(qkScale)"), ("threads", "\(threads)")]
     }
 }
@@ -82,16 +113,30 @@ public struct SampleInfo: Sendable, Equatable {
     public var distractors: Int
     /// The prompt's token ids.
     public var tokenIDs: [Int32]
-    /// Token position of the anchor (the last token before "Answer").
+    /// Token position of the anchor (chosen by the header's anchor rule).
     public var anchor: Int
+    /// This sample's answer options, as many as the run's; samples of one run may differ
+    /// (" True"/" False" beside " yes"/" no"). Empty: the run's options.
+    public var options: [String]
+    /// The token each option is scored at; -1 where unknown (files written before they were stored).
+    public var optionIDs: [Int32]
+    /// The ids of the demonstrations put before this sample's prompt (runs with shots only).
+    public var shotIDs: [String]
+    /// MCQA runs: the token position of each option's key (`anchor` is the query's position).
+    public var keyPositions: [Int32]
 
-    public init(id: String, label: Int, steps: Int, distractors: Int, tokenIDs: [Int32], anchor: Int) {
+    public init(id: String, label: Int, steps: Int, distractors: Int, tokenIDs: [Int32], anchor: Int,
+                options: [String] = [], optionIDs: [Int32] = [], shotIDs: [String] = [], keyPositions: [Int32] = []) {
         self.id = id
         self.label = label
         self.steps = steps
         self.distractors = distractors
         self.tokenIDs = tokenIDs
         self.anchor = anchor
+        self.options = options
+        self.optionIDs = optionIDs
+        self.shotIDs = shotIDs
+        self.keyPositions = keyPositions
     }
 }
 
@@ -104,12 +149,19 @@ public struct RunSpec: Sendable, Equatable {
     /// Whether /activations/q and /activations/k are stored.
     public var saveActivations: Bool
 
+    /// Samples without options of their own get the run's, with unknown (-1) token ids.
     public init(header: RunHeader, options: [String], samples: [SampleInfo], saveActivations: Bool) {
         self.header = header
         self.options = options
-        self.samples = samples
+        self.samples = samples.map { sample in
+            var sample = sample
+            if sample.options.isEmpty { sample.options = options }
+            if sample.optionIDs.isEmpty { sample.optionIDs = Array(repeating: -1, count: sample.options.count) }
+            return sample
+        }
         self.saveActivations = saveActivations
     }
+
 
     public var shape: RunShape {
         RunShape(samples: samples.count, options: options.count, layers: header.nLayers,

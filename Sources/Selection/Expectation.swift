@@ -184,7 +184,7 @@ public struct Expectation: Sendable {
 
     /// The keys of `HeadTableDocument`; `verify` refuses others.
     static let tableKeys = ["model_name", "model_sha256", "dataset_name", "options", "qk_rope", "qk_scale",
-                            "n_samples", "n_labelled", "n_layers", "n_heads", "n", "majority_class",
+                            "anchor_rule", "answer_cue", "n_samples", "n_labelled", "n_layers", "n_heads", "n", "majority_class",
                             "majority_class_accuracy", "best_head", "best_head_familywise_p", "permutations",
                             "verdict", "model", "heads", "baseline", "accuracy", "top", "by_steps", "by_distractors"]
 }

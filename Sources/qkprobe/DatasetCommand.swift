@@ -6,7 +6,7 @@ struct DatasetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset",
         abstract: "Generate logic problems, convert public benchmarks, count samples.",
-        subcommands: [Generate.self, Convert.self, Stats.self])
+        subcommands: [Generate.self, MultipleChoiceTask.self, Convert.self, Stats.self])
 }
 
 extension DatasetCommand {
@@ -46,6 +46,41 @@ extension DatasetCommand {
             let samples = try LogicGenerator.samples(settings)
             try PromptFile.write(samples, to: URL(fileURLWithPath: output), overwrite: force)
             print("wrote \(samples.count) samples to \(output)")
+        }
+    }
+
+    struct MultipleChoiceTask: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "mcqa",
+            abstract: "Generate a synthetic multiple-choice task (taxonomies of invented nouns) as multiple-choice JSON Lines.",
+            discussion: "Depths cycle through --steps and the right letter through the positions; the same options give the same file, byte for byte.")
+
+        @Option(help: "Questions to write.")
+        var count: Int
+
+        @Option(help: "Hops from the entity to the right choice: a number or a range such as 1-3 (within 1-8).")
+        var steps: CountRange = CountRange(1...3)
+
+        @Option(help: "Choices per question (2-6).")
+        var choices = 4
+
+        @Option(help: "Seed of the generator.")
+        var seed: UInt64
+
+        @Option(name: .shortAndLong, help: "Output file (.jsonl).")
+        var output: String
+
+        @Flag(help: "Overwrite the output file if it exists.")
+        var force = false
+
+        func run() throws {
+            let samples = try MultipleChoice.generate(count: count, steps: steps.range, choices: choices, seed: seed)
+            let url = URL(fileURLWithPath: output)
+            if !force && FileManager.default.fileExists(atPath: url.path) {
+                throw DatasetError(url.path, "already exists (pass --force to overwrite it)")
+            }
+            try Data(try MultipleChoice.encode(samples).utf8).write(to: url, options: .atomic)
+            print("wrote \(samples.count) questions to \(output)")
         }
     }
 

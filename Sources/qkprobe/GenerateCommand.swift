@@ -37,8 +37,10 @@ struct GenerateCommand: ParsableCommand {
         if chat {
             let template = try ChatTemplate(model: loaded.opened)
             // HF's apply_chat_template tokenizes the rendered text without adding special tokens.
-            ids = tokenizer.encode(template.render(userMessage: prompt), addSpecialTokens: false)
-            if let endOfTurn = tokenizer.id(forToken: ChatTemplate.endOfTurn) { stopTokens.insert(endOfTurn) }
+            let bos = tokenizer.bosTokenID.flatMap(tokenizer.tokenString) ?? ""
+            let eos = tokenizer.eosTokenID.flatMap(tokenizer.tokenString) ?? ""
+            ids = tokenizer.encode(template.render(userMessage: prompt, bosToken: bos, eosToken: eos), addSpecialTokens: false)
+            if let endOfTurn = tokenizer.id(forToken: template.endOfTurn) { stopTokens.insert(endOfTurn) }
         } else {
             ids = tokenizer.encode(prompt)
         }

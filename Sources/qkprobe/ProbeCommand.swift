@@ -10,10 +10,17 @@ import Transformer
 extension RotaryChoice: ExpressibleByArgument {}
 extension ScoreScale: ExpressibleByArgument {}
 extension OptionTokenPolicy: ExpressibleByArgument {}
+extension AnchorRule: ExpressibleByArgument {}
+extension MCQAKey: ExpressibleByArgument {}
+
+/// `--geometry`: which q meets which k.
+enum GeometryChoice: String, CaseIterable, ExpressibleByArgument {
+    case options, mcqa
+}
 
 /// `--format auto` or a named dataset format.
 enum DatasetFormatChoice: String, CaseIterable, ExpressibleByArgument {
-    case auto, prompts, pararule, multilogieval, prontoqa
+    case auto, prompts, pararule, multilogieval, prontoqa, multiplechoice
 
     func resolve(for url: URL) throws -> DatasetFormat {
         self == .auto ? try DatasetFormat.detect(url) : DatasetFormat(rawValue: rawValue)!
@@ -27,7 +34,7 @@ struct ProbeCommand: ParsableCommand {
         discussion: """
             Each sample is one forward pass: the prompt, with every answer option as a branch after it \
             (the option sees the prompt and itself, as if appended alone). Kept: the key at the anchor \
-            (the token ending the question line), the options' logits at the last prompt position (the \
+            (by default the token just before the answer cue, the paper's choice; see --anchor), the options' logits at the last prompt position (the \
             model's own answer) and the query at each option. Head (l, h) scores an option by \
             q(l, h)·k(l, h / (H / Hkv)) and picks the higher score (the first option on a tie).
 
@@ -46,6 +53,32 @@ struct ProbeCommand: ParsableCommand {
 
     @Option(help: "A template file with {context} and {question} (default: \"{context}\\nQuestion: {question}\\nAnswer:\"; plain prompts are used as they are).")
     var template: String?
+
+    @Option(help: ArgumentHelp(
+        "The anchor: before-cue (the token just before the answer cue, the paper's), question-end (the token ending the question text) or marked (the template's {anchor}).",
+        discussion: "Default: marked for a template with {anchor}, before-cue otherwise."))
+    var anchor: AnchorRule?
+
+    @Option(name: .customLong("answer-cue"), help: "The text the answer follows; the anchor is found before its final occurrence.")
+    var answerCue: String = AnswerCue.default
+
+    @Flag(help: "Wrap each prompt in the model's chat template (ChatML, Llama 3, Mistral, Gemma): demonstrations, problem and cue are the user's message; the options follow the assistant's turn.")
+    var chat = false
+
+    @Option(help: "Put K solved demonstrations before each prompt, label-balanced, never the sample itself (needs --shots-from).")
+    var shots = 0
+
+    @Option(name: .customLong("shots-from"), help: "The dataset the demonstrations are drawn from (format detected).")
+    var shotsFrom: String?
+
+    @Option(help: "Seed of the demonstrations' draw (each sample's draw depends on the seed and its id only).")
+    var seed = 0
+
+    @Option(help: "options: q at each option token . k at the anchor (arXiv 2502.17017); mcqa: q at the last token . k at each option's line \"A. ...\" (arXiv 2410.02343).")
+    var geometry: GeometryChoice = .options
+
+    @Option(name: .customLong("mcqa-key"), help: "With --geometry mcqa, the key's token on each option's line: eol (its newline), letter or period.")
+    var mcqaKey: MCQAKey = .eol
 
     @Option(name: [.short, .long], help: "The HDF5 run file to write.")
     var output: String
@@ -87,24 +120,46 @@ struct ProbeCommand: ParsableCommand {
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if answerCue.isEmpty { throw ValidationError("--answer-cue must not be empty") }
+        if shots < 0 { throw ValidationError("--shots must not be negative") }
+        if geometry == .mcqa && saveActivations {
+            throw ValidationError("--save-activations is not available with --geometry mcqa (its keys are per option)")
+        }
+        if seed < 0 { throw ValidationError("--seed must not be negative") }
+        if shots > 0 && shotsFrom == nil { throw ValidationError("--shots needs --shots-from FILE") }
+        if shots == 0 && shotsFrom != nil { throw ValidationError("--shots-from needs --shots K") }
     }
 
     func run() throws {
         let datasetURL = URL(fileURLWithPath: dataset)
         let loadedDataset = try format.resolve(for: datasetURL).load(datasetURL)
         let samples = Array(loadedDataset.samples.prefix(limit ?? .max))
-        let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0)) }
+        let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0), cue: answerCue) }
+        let anchorRule = anchor ?? (promptTemplate?.marksAnchor == true ? .marked : .beforeCue)
+        var fewShot: FewShot?
+        var shotsName = "", shotsDigest = ""
+        if shots > 0, let shotsFrom {
+            let shotsURL = URL(fileURLWithPath: shotsFrom)
+            let pool = try DatasetFormatChoice.auto.resolve(for: shotsURL).load(shotsURL)
+            fewShot = try FewShot(pool: pool.samples, count: shots, seed: UInt64(seed), source: shotsURL.path)
+            shotsName = pool.name
+            shotsDigest = try datasetDigest(shotsURL)
+        }
 
         let outputURL = URL(fileURLWithPath: output)
         let loaded = try LoadedModel(path: model, storage: weights)
         // A resume reproduces the first run bit for bit only with its thread count, so it is the default.
         if let threads = threads ?? resumedThreadCount(outputURL) { Transformer.setThreadCount(threads) }
         let config = loaded.transformer.config
+        let chatTemplate = try chat ? ChatTemplate(model: loaded.opened) : nil
+        let settings = PromptSettings(template: promptTemplate, anchorRule: anchorRule, answerCue: answerCue,
+                                      optionPolicy: optionToken, chat: chatTemplate, fewShot: fewShot,
+                                      geometry: geometry == .mcqa ? .multipleChoice(mcqaKey) : .options)
         if rope == .post, config.architecture == .gpt2 {
             throw ProbeError("\(loaded.path): GPT-2 has no rotary embedding, so there is no post-rotary q and k; use --rope pre")
         }
         let prepared = try samples.map { sample in
-            let prepared = try PreparedSample(sample, template: promptTemplate, tokenizer: loaded.tokenizer, optionPolicy: optionToken)
+            let prepared = try PreparedSample(sample, settings: settings, tokenizer: loaded.tokenizer)
             // The options take a position each in the pass (as branches, side by side).
             guard prepared.tokenIDs.count + prepared.optionIDs.count <= config.contextLength else {
                 throw ProbeError("sample \(sample.id): \(prepared.tokenIDs.count) prompt tokens and \(prepared.optionIDs.count) options exceed the model's context of \(config.contextLength)")
@@ -118,14 +173,18 @@ struct ProbeCommand: ParsableCommand {
             nLayers: config.nLayers, nHeads: config.nHeads, nKVHeads: config.nKVHeads, dHead: config.dHead,
             datasetName: loadedDataset.name, datasetSHA256: try datasetDigest(datasetURL),
             template: promptTemplate?.text ?? (samples.first?.prompt != nil ? "{prompt}" : PromptTemplate.defaultText),
+            anchorRule: geometry == .mcqa ? "last-token" : anchorRule.rawValue, answerCue: answerCue, chatTemplate: chatTemplate?.family.rawValue ?? "none",
+            shots: shots, shotsDataset: shotsName, shotsSHA256: shotsDigest, shotsSeed: seed,
+            geometry: geometry.rawValue, mcqaKey: geometry == .mcqa ? mcqaKey.rawValue : "",
             qkRope: rope == .pre ? .pre : .post, qkScale: scale.factor(dHead: config.dHead),
             threads: Transformer.threadCount, weights: loaded.transformer.weightStorage.rawValue)
         let spec = RunSpec(
-            header: header, options: loadedDataset.options,
+            header: header, options: LogicDataset.sharedOptions(samples.map(\.options)),
             samples: zip(samples, prepared).map { sample, prepared in
                 SampleInfo(id: sample.id, label: sample.label ?? -1, steps: sample.steps ?? -1,
                            distractors: sample.distractors ?? -1, tokenIDs: prepared.tokenIDs.map(Int32.init),
-                           anchor: prepared.anchor)
+                           anchor: prepared.anchor, options: sample.options, optionIDs: prepared.optionIDs.map(Int32.init),
+                           shotIDs: prepared.shotIDs, keyPositions: prepared.keyPositions.map(Int32.init))
             },
             saveActivations: saveActivations)
 

@@ -18,53 +18,146 @@ final class ProbeCommandTests: XCTestCase {
     private var probeFixtures: URL { CLI.packageRoot.appendingPathComponent("Tests/ProbeTests/Fixtures") }
     private var calibrationSet: String { CLI.packageRoot.appendingPathComponent("datasets/logic-calibration.jsonl").path }
 
-    /// The True/False lines of the probe fixture, which one run can hold (one option list per file).
-    private func trueFalseSamples() throws -> (url: URL, ids: [String]) {
-        let lines = try String(contentsOf: probeFixtures.appendingPathComponent("probe-samples.jsonl"), encoding: .utf8)
-            .split(separator: "\n").filter { $0.contains("\" True\"") }
-        let url = directory.appendingPathComponent("true-false.jsonl")
-        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: url)
-        let ids = try lines.map { try XCTUnwrap((JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String) }
-        return (url, ids)
+    private var mixedSamples: URL { probeFixtures.appendingPathComponent("probe-samples.jsonl") }
+
+    private struct Reference: Decodable {
+        struct Sample: Decodable {
+            let id: String
+            let token_ids: [Int]
+            let anchor: Int
+            let anchor_question_end: Int
+            let option_ids: [Int]
+            let option_logits: [Float]
+            let qk_pre: [[[Float]]]
+            let qk_pre_question_end: [[[Float]]]
+        }
+        let samples: [Sample]
     }
 
-    func testRunFileScoresMatchTransformersReference() throws {
-        let (dataset, ids) = try trueFalseSamples()
-        let output = directory.appendingPathComponent("run.h5")
-        let result = try CLI.run(["probe", "--dataset", dataset.path, "-o", output.path, "--save-activations", "--json"])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        XCTAssertEqual(summary["samples"] as? Int, ids.count)
-        XCTAssertEqual(summary["computed"] as? Int, ids.count)
-
-        struct Reference: Decodable {
-            struct Sample: Decodable { let id: String; let token_ids: [Int]; let anchor: Int; let option_logits: [Float]; let qk_pre: [[[Float]]] }
-            let samples: [Sample]
-        }
+    private func reference() throws -> [String: Reference.Sample] {
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: probeFixtures.appendingPathComponent("probe-reference.json")))
-        let expected = Dictionary(uniqueKeysWithValues: reference.samples.map { ($0.id, $0) })
-        let run = try RunReader(url: output)
-        XCTAssertEqual(run.complete, Array(repeating: true, count: ids.count))
-        XCTAssertEqual(run.header.qkRope, .pre)
-        XCTAssertEqual(run.header.qkScale, 1)
-        for (row, sample) in run.samples.enumerated() {
-            let want = try XCTUnwrap(expected[sample.id])
-            XCTAssertEqual(sample.tokenIDs.map(Int.init), want.token_ids)
-            XCTAssertEqual(sample.anchor, want.anchor)
-            let scores = run.scores(sample: row)
-            for (o, perLayer) in want.qk_pre.enumerated() {
-                for (l, perHead) in perLayer.enumerated() {
-                    for (h, value) in perHead.enumerated() {
-                        let got = scores[scores.startIndex + run.shape.scoreIndex(option: o, layer: l, head: h)]
-                        XCTAssertEqual(got, value, accuracy: 2e-3 + 1e-4 * abs(value), "\(sample.id) o\(o) L\(l)H\(h)")
+        return Dictionary(uniqueKeysWithValues: reference.samples.map { ($0.id, $0) })
+    }
+
+    /// The fixture mixes True/False (PARARULE-Plus, ProntoQA) and yes/no (Multi-LogiEval) samples:
+    /// one run holds them all, each with its own options, under both anchor rules.
+    func testRunFileScoresMatchTransformersReference() throws {
+        let expected = try reference()
+        let lines = try String(contentsOf: mixedSamples, encoding: .utf8).split(separator: "\n")
+        let options = try lines.map { try XCTUnwrap((JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["options"] as? [String]) }
+        XCTAssertGreaterThan(Set(options).count, 1, "the fixture mixes option sets")
+        for rule in ["before-cue", "question-end"] {
+            let output = directory.appendingPathComponent("run-\(rule).h5")
+            let result = try CLI.run(["probe", "--dataset", mixedSamples.path, "-o", output.path, "--anchor", rule,
+                                      "--save-activations", "--json"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual(summary["samples"] as? Int, lines.count)
+            XCTAssertEqual(summary["computed"] as? Int, lines.count)
+            let run = try RunReader(url: output)
+            XCTAssertEqual(run.complete, Array(repeating: true, count: lines.count))
+            XCTAssertEqual(run.header.qkRope, .pre)
+            XCTAssertEqual(run.header.qkScale, 1)
+            XCTAssertEqual(run.header.anchorRule, rule)
+            XCTAssertEqual(run.header.answerCue, "Answer:")
+            // Each position's distinct texts in order of first appearance, joined by "|".
+            let joined = (0..<2).map { o in options.map { $0[o] }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.joined(separator: "|") }
+            XCTAssertEqual(run.options, joined)
+            for (row, sample) in run.samples.enumerated() {
+                let want = try XCTUnwrap(expected[sample.id])
+                XCTAssertEqual(sample.tokenIDs.map(Int.init), want.token_ids)
+                XCTAssertEqual(sample.anchor, rule == "before-cue" ? want.anchor : want.anchor_question_end)
+                XCTAssertEqual(sample.options, options[row])
+                XCTAssertEqual(sample.optionIDs.map(Int.init), want.option_ids)
+                let scores = run.scores(sample: row)
+                for (o, perLayer) in (rule == "before-cue" ? want.qk_pre : want.qk_pre_question_end).enumerated() {
+                    for (l, perHead) in perLayer.enumerated() {
+                        for (h, value) in perHead.enumerated() {
+                            let got = scores[scores.startIndex + run.shape.scoreIndex(option: o, layer: l, head: h)]
+                            XCTAssertEqual(got, value, accuracy: 2e-3 + 1e-4 * abs(value), "\(sample.id) o\(o) L\(l)H\(h)")
+                        }
                     }
+                    XCTAssertEqual(run.modelLogits[row * 2 + o], want.option_logits[o], accuracy: 1e-3 + 1e-4 * abs(want.option_logits[o]))
                 }
-                XCTAssertEqual(run.modelLogits[row * 2 + o], want.option_logits[o], accuracy: 1e-3 + 1e-4 * abs(want.option_logits[o]))
             }
+            let check = try CLI.runProcess("/usr/bin/env", ["python3", CLI.packageRoot.appendingPathComponent("scripts/check_runfile.py").path, output.path])
+            XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+            XCTAssertTrue(check.stdout.contains("scores recomputed from activations"), check.stdout)
+            let heads = try CLI.run(["heads", output.path, "--top", "3"])
+            XCTAssertEqual(heads.status, 0, heads.stderr)
+            XCTAssertTrue(heads.stdout.contains("anchor \(rule) \"Answer:\""), heads.stdout)
+        }
+    }
+
+    func testAnswerCueAndMissingCue() throws {
+        let dataset = directory.appendingPathComponent("a.jsonl")
+        try Data(#"{"id":"a","prompt":"Max is red. Is Max red?\nA:","options":[" yes"," no"],"label":0}"#.utf8).write(to: dataset)
+        let refused = try CLI.run(["probe", "--dataset", dataset.path, "-o", directory.appendingPathComponent("x.h5").path])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("sample a") && refused.stderr.contains("\"Answer:\""), refused.stderr)
+        let output = directory.appendingPathComponent("a.h5")
+        let result = try CLI.run(["probe", "--dataset", dataset.path, "-o", output.path, "--answer-cue", "A:"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let run = try RunReader(url: output)
+        XCTAssertEqual(run.header.answerCue, "A:")
+        let sample = run.samples[0]
+        XCTAssertEqual(sample.anchor, sample.tokenIDs.count - 3, "the newline before \"A\" \":\"")
+    }
+
+    /// --chat and --shots: the run records them, every sample's demonstrations are label-balanced
+    /// and never the sample itself, and the same seed gives the same file's prompts.
+    func testChatAndShotsAreRecorded() throws {
+        let output = directory.appendingPathComponent("chat.h5")
+        let arguments = ["probe", "--dataset", mixedSamples.path, "--limit", "4", "--chat", "--shots", "2",
+                         "--shots-from", calibrationSet, "--seed", "5"]
+        let result = try CLI.run(arguments + ["-o", output.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let run = try RunReader(url: output)
+        XCTAssertEqual(run.header.chatTemplate, "chatml")
+        XCTAssertEqual(run.header.shots, 2)
+        XCTAssertEqual(run.header.shotsSeed, 5)
+        XCTAssertEqual(run.header.shotsDataset, "logic-calibration")
+        XCTAssertEqual(run.header.shotsSHA256.count, 64)
+        let calibration = try String(contentsOfFile: calibrationSet, encoding: .utf8).split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let labels = Dictionary(uniqueKeysWithValues: calibration.map { ($0["id"] as! String, $0["label"] as! Int) })
+        for sample in run.samples {
+            XCTAssertEqual(sample.shotIDs.count, 2)
+            XCTAssertFalse(sample.shotIDs.contains(sample.id))
+            XCTAssertEqual(Set(sample.shotIDs.compactMap { labels[$0] }), [0, 1], "one demonstration per label")
         }
         let check = try CLI.runProcess("/usr/bin/env", ["python3", CLI.packageRoot.appendingPathComponent("scripts/check_runfile.py").path, output.path])
         XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
-        XCTAssertTrue(check.stdout.contains("scores recomputed from activations"), check.stdout)
+        let again = directory.appendingPathComponent("again.h5")
+        XCTAssertEqual(try CLI.run(arguments + ["-o", again.path]).status, 0)
+        XCTAssertEqual(try RunReader(url: again).samples, run.samples, "seeded: the same prompts")
+        let refused = try CLI.run(["probe", "--dataset", mixedSamples.path, "--shots", "2", "-o", directory.appendingPathComponent("x.h5").path])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--shots-from"), refused.stderr)
+    }
+
+    /// The MCQA geometry from the command line: a generated task, one run, its keys recorded.
+    func testMultipleChoiceGeometry() throws {
+        let task = directory.appendingPathComponent("mcqa.jsonl")
+        let generated = try CLI.run(["dataset", "mcqa", "--count", "6", "--seed", "3", "-o", task.path])
+        XCTAssertEqual(generated.status, 0, generated.stderr)
+        let output = directory.appendingPathComponent("mcqa.h5")
+        let result = try CLI.run(["probe", "--dataset", task.path, "--geometry", "mcqa", "--mcqa-key", "letter", "-o", output.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let run = try RunReader(url: output)
+        XCTAssertEqual(run.header.geometry, "mcqa")
+        XCTAssertEqual(run.header.mcqaKey, "letter")
+        XCTAssertEqual(run.options, [" A", " B", " C", " D"])
+        for sample in run.samples {
+            XCTAssertEqual(sample.anchor, sample.tokenIDs.count - 1, "the query is the last token")
+            XCTAssertEqual(sample.keyPositions.count, 4)
+            XCTAssertEqual(sample.keyPositions, sample.keyPositions.sorted())
+        }
+        let check = try CLI.runProcess("/usr/bin/env", ["python3", CLI.packageRoot.appendingPathComponent("scripts/check_runfile.py").path, output.path])
+        XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+        let refused = try CLI.run(["probe", "--dataset", task.path, "--geometry", "mcqa", "--save-activations", "-o", directory.appendingPathComponent("x.h5").path])
+        XCTAssertNotEqual(refused.status, 0)
     }
 
     func testKilledRunsResumeToTheUninterruptedResult() throws {

@@ -36,8 +36,10 @@ final class PromptFileTests: XCTestCase {
         assertFails(try PromptFile.read(fixture("prompts/malformed.jsonl")), mentioning: "malformed.jsonl:3:", "malformed JSON", "expected ',' or ']'")
         assertFails(try PromptFile.read(fixture("prompts/missing-prompt.jsonl")), mentioning: "missing-prompt.jsonl:2:", "missing required field \"prompt\"")
         assertFails(try PromptFile.read(fixture("prompts/empty.jsonl")), mentioning: "empty.jsonl", "empty")
-        assertFails(try PromptFile.read(fixture("prompts/no-answer.jsonl")), mentioning: "no-answer.jsonl:2:", "no-anchor", "\"Answer\"")
-        assertFails(try PromptFile.read(fixture("prompts/mixed-options.jsonl")), mentioning: "mixed-options.jsonl:2:", "one option list")
+        // The answer cue is a setting of the probe, so a prompt without it loads and fails when rendered.
+        assertFails(try PromptFile.read(fixture("prompts/no-answer.jsonl")).samples[1].rendered(), mentioning: "no-anchor", "\"Answer:\"")
+        XCTAssertEqual(try PromptFile.read(fixture("prompts/mixed-options.jsonl")).options, [" yes| True", " no| False"])
+        assertFails(try PromptFile.read(fixture("prompts/option-count.jsonl")), mentioning: "option-count.jsonl:2:", "same number of options")
         assertFails(try PromptFile.read(fixture("prompts/label-out-of-range.jsonl")), mentioning: "label-out-of-range.jsonl:1:", "label 2")
         assertFails(try PromptFile.read(fixture("prompts/duplicate-id.jsonl")), mentioning: "duplicate-id.jsonl:2:", "duplicate id a", "line 1")
         assertFails(try PromptFile.read(fixture("prompts/label-string.jsonl")), mentioning: "label-string.jsonl:1:", "\"label\" must be an integer, found a string")

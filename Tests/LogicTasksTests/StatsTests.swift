@@ -54,7 +54,11 @@ final class StatsTests: XCTestCase {
         var other = yes
         other.id = "b"
         other.options = AnswerOptions.trueFalse
-        assertFails(try LogicDataset(name: "x", samples: [yes, other], source: "src"), mentioning: "one option list")
+        let mixed = try? LogicDataset(name: "x", samples: [yes, other], source: "src")
+        XCTAssertEqual(mixed?.options, [" yes| True", " no| False"], "options may differ, their count may not")
+        XCTAssertEqual(mixed?.hasMixedOptions, true)
+        other.options = [" True", " False", " Unknown"]
+        assertFails(try LogicDataset(name: "x", samples: [yes, other], source: "src"), mentioning: "sample b has 3 options", "same number of options")
         var single = yes
         single.options = [" yes"]
         assertFails(try LogicDataset(name: "x", samples: [single], source: "src"), mentioning: "at least two")

@@ -29,7 +29,7 @@ final class ChatTemplateTests: XCTestCase {
     func testOtherTemplatesAreRefused() throws {
         for test in try cases() where !test.chatml {
             XCTAssertThrowsError(try ChatTemplate(template: test.template, source: test.name)) { error in
-                XCTAssertEqual("\(error)", "\(test.name): chat template not supported (only ChatML templates with <|im_start|> are)")
+                XCTAssertTrue("\(error)".hasPrefix("\(test.name): chat template not supported: "), "\(error)")
             }
         }
     }
