@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "LogicTasks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "ModelFormats"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore", "Statistics"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RunStore", "Reports", "Probe", "LogicTasks"]),
         // Runs the built `qkprobe` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "RunStore", "Reports"]),

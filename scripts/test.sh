@@ -2,7 +2,8 @@
 # The test suite. Needs what scripts/install-deps.sh installs.
 #  1. An optimised build with testing enabled (the model tests run real forward passes, which a
 #     debug build makes ten times slower than the whole optimised build costs).
-#  2. Real run files from the built tool, checked with h5py (scripts/check_runfile.py), and the
+#  2. Real run files from the built tool, checked with h5py (scripts/check_runfile.py), their head
+#     statistics recomputed with scipy and statsmodels (scripts/check_heads_report.py), and the
 #     plotting notebooks executed on them (make notebooks).
 #  3. The Swift tests: unit tests, reference fixtures from transformers/tokenizers/gguf-py, the
 #     default model, and the command line as a user runs it.
@@ -19,6 +20,9 @@ rm -rf "$runs" && mkdir -p "$runs"
 "$qkprobe" probe --dataset "$runs/calibration.jsonl" -o "$runs/calibration.h5" --save-activations --top 5
 "$qkprobe" probe --dataset "$runs/test.jsonl" -o "$runs/test.h5" --top 5
 python3 scripts/check_runfile.py "$runs/calibration.h5" "$runs/test.h5"
+# The statistics of `heads --format json`, recomputed from the run file with h5py, scipy and statsmodels.
+"$qkprobe" heads "$runs/calibration.h5" --format json > "$runs/heads.json"
+python3 scripts/check_heads_report.py "$runs/calibration.h5" "$runs/heads.json"
 make notebooks RUN="$runs/calibration.h5" TEST_RUN="$runs/test.h5" FIGURES="$runs/figures"
 
 # XCTest only: no suite uses Swift Testing, whose "0 tests" closing line would read as no tests run.

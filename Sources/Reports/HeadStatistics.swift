@@ -130,8 +130,8 @@ public struct HeadStatistics: Sendable {
     }
 }
 
-/// A p-value as people read it: three significant digits, "< 0.001" style never (the permutation
-/// p has a floor of 1/(permutations + 1), which we print as it is).
+/// A p-value as people read it: two decimals down to 0.01, then three, then scientific notation
+/// (printed as it is, never as "< 0.001": a permutation p has a floor of 1/(permutations + 1)).
 public func pValue(_ p: Double) -> String {
     if p >= 0.01 { return String(format: "%.2f", p) }
     if p >= 0.001 { return String(format: "%.3f", p) }

@@ -14,11 +14,12 @@ extension ScoredSamples {
 extension HeadReport {
     /// The report of a run file. Tables are recomputed from /scores, so a run that is still
     /// going (or was killed) reports on the rows it has finished.
-    public init(run: RunReader) {
+    /// The permutation test uses `permutations` label shuffles seeded with `seed`.
+    public init(run: RunReader, permutations: Int = HeadStatistics.defaultPermutations, seed: UInt64 = 0) {
         let header = run.header
         self.init(modelName: header.modelName, modelSHA256: header.modelSHA256, datasetName: header.datasetName,
                   options: run.options, rotary: header.qkRope.rawValue,
                   scale: header.qkScale == 1 ? "none" : "1/sqrt(d_head)",
-                  samples: run.shape.samples, tables: headAccuracyTables(ScoredSamples(run: run)))
+                  samples: ScoredSamples(run: run), permutations: permutations, seed: seed)
     }
 }

@@ -66,4 +66,9 @@ extension ScoredSamples {
     func score(_ n: Int, _ option: Int, _ id: HeadID) -> Float {
         qk[((n * options + option) * layers + id.layer) * heads + id.head]
     }
+
+    /// One head's scores for every option of sample `n`.
+    func scores(_ n: Int, _ id: HeadID) -> [Double] {
+        (0..<options).map { Double(score(n, $0, id)) }
+    }
 }

@@ -21,7 +21,10 @@ import Reports
 ///        {"head": "L14H3", "beats_baseline_by": 0.05},
 ///        {"head": "L14H3", "at_least": 0.7},
 ///        {"head": "L2H1", "at_most": 0.55, "distractors": 4},
-///        {"head": "L14H3", "in_top": 5}
+///        {"head": "L14H3", "in_top": 5},
+///        {"head": "L14H3", "beats_model": {"p_below": 0.05}},
+///        {"head": "L14H3", "beats_chance": {"p_below": 0.05}},
+///        {"best_head_beats_chance": {"p_below": 0.05}}
 ///      ]
 ///    }
 ///    ```
@@ -29,8 +32,12 @@ import Reports
 ///    `baseline` and `heads` give accuracies to match within the tolerance. A claim has exactly
 ///    one comparison: `best_head_beats_baseline_by`, `best_head_at_least` (about the run's best
 ///    head, no `head` key), or, with a `head`, `at_least`, `at_most`, `beats_baseline_by`,
-///    `in_top` (the head ranks among the n best, ties included). `steps` or `distractors`
-///    restricts a claim to that group of samples.
+///    `in_top` (the head ranks among the n best, ties included). Significance claims take
+///    `{"p_below": P}`: `beats_model` (more accurate than the model, McNemar's exact p below P),
+///    `beats_chance` (max-T adjusted p of the label-permutation test below P, so the selection
+///    of the head among all L × H is accounted for), `best_head_beats_model`,
+///    `best_head_beats_chance` (the family-wise p). `steps` or `distractors` restricts a claim to
+///    that group of samples.
 ///
 /// Keys are snake_case and unknown keys are errors, so a typo cannot make a check pass silently.
 /// Accuracies are fractions in [0, 1]. When `model_sha256` is present the run must come from
@@ -48,6 +55,10 @@ public struct Expectation: Sendable {
             case atMost(Double)
             case beatsBaselineBy(Double)
             case inTop(Int)
+            /// More accurate than the model, with McNemar's exact p below the bound.
+            case beatsModel(pBelow: Double)
+            /// The max-T adjusted p (for the best head: the family-wise p) below the bound.
+            case beatsChance(pBelow: Double)
         }
 
         public enum Group: Sendable, Equatable {
@@ -145,7 +156,8 @@ public struct Expectation: Sendable {
             guard case .array(let groups)? = object[key] else { continue }
             for (index, group) in groups.enumerated() {
                 if case .object(let members) = group {
-                    try checkKeys(members, allowed: ["value", "count", "baseline", "accuracy"], at: "\(key)[\(index)].", fail)
+                    try checkKeys(members, allowed: ["value", "count", "baseline", "baseline_ci95", "majority_class_accuracy", "accuracy"],
+                                  at: "\(key)[\(index)].", fail)
                 }
             }
         }
@@ -172,16 +184,17 @@ public struct Expectation: Sendable {
 
     /// The keys of `HeadTableDocument`; `verify` refuses others.
     static let tableKeys = ["model_name", "model_sha256", "dataset_name", "options", "qk_rope", "qk_scale",
-                            "n_samples", "n_labelled", "layers", "heads", "baseline", "accuracy", "top",
-                            "by_steps", "by_distractors"]
+                            "n_samples", "n_labelled", "n_layers", "n_heads", "n", "majority_class",
+                            "majority_class_accuracy", "best_head", "best_head_familywise_p", "permutations",
+                            "verdict", "model", "heads", "baseline", "accuracy", "top", "by_steps", "by_distractors"]
 }
 
 extension Expectation.Claim {
     init(json value: JSONValue, at path: String, _ fail: (String) -> SelectionError) throws {
         func failHere(_ problem: String) -> SelectionError { fail("\(path): \(problem)") }
         guard case .object(let object) = value else { throw failHere("expected an object, found \(value.kindName)") }
-        let bestHeadKeys = ["best_head_beats_baseline_by", "best_head_at_least"]
-        let headKeys = ["at_least", "at_most", "beats_baseline_by", "in_top"]
+        let bestHeadKeys = ["best_head_beats_baseline_by", "best_head_at_least", "best_head_beats_model", "best_head_beats_chance"]
+        let headKeys = ["at_least", "at_most", "beats_baseline_by", "in_top", "beats_model", "beats_chance"]
         try checkKeys(object, allowed: ["head", "steps", "distractors"] + bestHeadKeys + headKeys, at: "\(path).", fail)
         let comparisons = object.keys.filter { bestHeadKeys.contains($0) || headKeys.contains($0) }
         guard comparisons.count == 1, let key = comparisons.first, let raw = object[key] else {
@@ -190,13 +203,19 @@ extension Expectation.Claim {
                 : "states \(comparisons.count) comparisons (\(comparisons.joined(separator: ", "))); give one per claim"
             throw failHere(problem)
         }
-        let number = try bound(raw, at: "\(path).\(key)", fail)
+        let significance = key.hasSuffix("beats_model") || key.hasSuffix("beats_chance")
+        let number = significance ? try pBound(raw, at: "\(path).\(key)", fail) : try bound(raw, at: "\(path).\(key)", fail)
         if bestHeadKeys.contains(key) {
             guard object["head"] == nil else {
                 throw failHere("\(key) is about the best head: drop \"head\" or use \(key.dropFirst("best_head_".count))")
             }
             subject = .bestHead
-            comparison = key == "best_head_at_least" ? .atLeast(number) : .beatsBaselineBy(number)
+            switch key {
+            case "best_head_at_least": comparison = .atLeast(number)
+            case "best_head_beats_model": comparison = .beatsModel(pBelow: number)
+            case "best_head_beats_chance": comparison = .beatsChance(pBelow: number)
+            default: comparison = .beatsBaselineBy(number)
+            }
         } else {
             guard let head = object["head"] else { throw failHere("\(key) needs a \"head\" (e.g. \"L14H3\")") }
             let name = try string(head, at: "\(path).head", fail)
@@ -208,6 +227,8 @@ extension Expectation.Claim {
             case "at_least": comparison = .atLeast(number)
             case "at_most": comparison = .atMost(number)
             case "beats_baseline_by": comparison = .beatsBaselineBy(number)
+            case "beats_model": comparison = .beatsModel(pBelow: number)
+            case "beats_chance": comparison = .beatsChance(pBelow: number)
             default:
                 guard number >= 1, number <= 1e9, number.rounded() == number else {
                     throw failHere("in_top must be a whole number of heads, at least 1, not \(number)")
@@ -246,6 +267,18 @@ private func bound(_ value: JSONValue, at path: String, _ fail: (String) -> Sele
         throw fail("\(path): expected a number, found \(value.kindName)")
     }
     return number
+}
+
+/// `{"p_below": P}` with P in (0, 1].
+private func pBound(_ value: JSONValue, at path: String, _ fail: (String) -> SelectionError) throws -> Double {
+    guard case .object(let object) = value else {
+        throw fail("\(path): expected {\"p_below\": P}, found \(value.kindName)")
+    }
+    try checkKeys(object, allowed: ["p_below"], at: "\(path).", fail)
+    guard let raw = object["p_below"] else { throw fail("\(path): expected {\"p_below\": P}") }
+    let p = try bound(raw, at: "\(path).p_below", fail)
+    guard p > 0, p <= 1 else { throw fail("\(path).p_below must lie in (0, 1], not \(p)") }
+    return p
 }
 
 /// A fraction in [0, 1].

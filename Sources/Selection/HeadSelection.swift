@@ -1,5 +1,7 @@
 import Foundation
 import Probe
+import Reports
+import Statistics
 
 /// Heads chosen on calibration runs and tested on other runs: what `qkprobe select` computes
 /// and, as JSON, what it writes. Every set is evaluated with the heads of every calibration
@@ -38,17 +40,28 @@ public struct HeadSelection: Codable, Sendable, Equatable {
         public var head: Int
         public var scoreMean: Double
         public var scoreSD: Double
+        /// Per option, the offset the calibrated rule adds to this head's scores (fitted on the
+        /// calibration rows only; `OptionOffsets`).
+        public var optionOffsets: [Double]
 
         enum CodingKeys: String, CodingKey {
-            case rank, name, layer, head, scoreMean = "score_mean", scoreSD = "score_sd"
+            case rank, name, layer, head, scoreMean = "score_mean", scoreSD = "score_sd", optionOffsets = "option_offsets"
         }
     }
 
-    /// How every rule does on one set: the chosen heads in rank order, then "majority_vote",
-    /// "z_sum" and "model".
+    /// How every rule does on one set: the chosen heads in rank order, the same heads with
+    /// their option-bias offsets ("L14H3 calibrated"), then "majority_vote", "z_sum" and "model".
     public struct SetResult: Codable, Sendable, Equatable {
         public var set: String
+        /// Complete, labelled rows.
+        public var n: Int
+        /// The accuracy of always answering the set's most frequent label.
+        public var majorityClassAccuracy: Double?
         public var rules: [RuleAccuracy]
+
+        enum CodingKeys: String, CodingKey {
+            case set, n, rules, majorityClassAccuracy = "majority_class_accuracy"
+        }
 
         public func rule(_ name: String) -> RuleAccuracy? { rules.first { $0.rule == name } }
     }
@@ -71,6 +84,9 @@ public struct HeadSelection: Codable, Sendable, Equatable {
     public var qkScale: String
     public var topK: Int
     public var split: SplitSettings?
+    /// The label permutations behind every rule's `chance_p`, and their seed.
+    public var permutations: Int
+    public var permutationSeed: UInt64
     /// Calibration sets first, then test sets, as given.
     public var sets: [EvaluatedSet]
     /// One per calibration set.
@@ -80,13 +96,15 @@ public struct HeadSelection: Codable, Sendable, Equatable {
         case format, split, sets, choices
         case formatVersion = "format_version", modelName = "model_name", modelSHA256 = "model_sha256"
         case layers = "n_layers", heads = "n_heads", qkRope = "qk_rope", qkScale = "qk_scale", topK = "top_k"
+        case permutations, permutationSeed = "permutation_seed"
     }
 
     /// Ranks the heads on each calibration run, keeps the best `topK`, and evaluates them, their
     /// two ensembles and the model baseline on every run. Throws if the runs cannot be compared
     /// (different models, head layouts or q/k conventions), if `topK` is not between 1 and the
     /// number of heads, or if a calibration run has no labelled rows.
-    public init(calibration: [ProbeRun], test: [ProbeRun], topK: Int, split: SplitSettings? = nil) throws {
+    public init(calibration: [ProbeRun], test: [ProbeRun], topK: Int, split: SplitSettings? = nil,
+                permutations: Int = HeadStatistics.defaultPermutations, permutationSeed: UInt64 = 0) throws {
         guard let first = calibration.first else {
             throw SelectionError("select", "needs at least one calibration run")
         }
@@ -112,6 +130,8 @@ public struct HeadSelection: Codable, Sendable, Equatable {
         qkScale = first.scaleName
         self.topK = topK
         self.split = split
+        self.permutations = permutations
+        self.permutationSeed = permutationSeed
         sets = all.enumerated().map { index, run in
             EvaluatedSet(name: run.name, path: run.url.path, role: index < calibration.count ? "calibration" : "test",
                          datasetName: run.header.datasetName, datasetSHA256: run.header.datasetSHA256,
@@ -120,20 +140,35 @@ public struct HeadSelection: Codable, Sendable, Equatable {
         choices = calibration.map { calibrationRun in
             let best = calibrationRun.bestHeads(topK).map(\.id)
             let ensemble = HeadEnsemble(heads: best, calibration: calibrationRun.samples)
+            let calibrationRows = calibrationRun.samples.scoredIndices
+            let offsets = best.map { id in
+                OptionOffsets(fittingScores: calibrationRows.map { calibrationRun.samples.scores($0, id) },
+                              labels: calibrationRows.map { calibrationRun.samples.labels[$0] },
+                              options: calibrationRun.samples.options)
+            }
             let chosen = best.enumerated().map { rank, id in
                 ChosenHead(rank: rank + 1, name: id.name, layer: id.layer, head: id.head,
-                           scoreMean: ensemble.scoreMean[rank], scoreSD: ensemble.scoreDeviation[rank])
+                           scoreMean: ensemble.scoreMean[rank], scoreSD: ensemble.scoreDeviation[rank],
+                           optionOffsets: offsets[rank].offsets)
             }
             let results = all.map { run in
                 let samples = run.samples
-                let rules = best.map { id in
-                    RuleAccuracy(rule: id.name, samples: samples) { samples.headChoice(sample: $0, layer: id.layer, head: id.head) }
-                } + [
-                    RuleAccuracy(rule: RuleAccuracy.majorityVote, samples: samples) { ensemble.majorityVote(samples, sample: $0) },
-                    RuleAccuracy(rule: RuleAccuracy.zSum, samples: samples) { ensemble.zSumChoice(samples, sample: $0) },
-                    RuleAccuracy(rule: RuleAccuracy.model, samples: samples) { samples.modelChoice(sample: $0) },
-                ]
-                return SetResult(set: run.name, rules: rules)
+                let model = { samples.modelChoice(sample: $0) }
+                func rule(_ name: String, _ choose: (Int) -> Int) -> RuleAccuracy {
+                    RuleAccuracy(rule: name, samples: samples, model: name == RuleAccuracy.model ? nil : model,
+                                 permutations: permutations, seed: permutationSeed, choose: choose)
+                }
+                let rules = best.map { id in rule(id.name) { samples.headChoice(sample: $0, layer: id.layer, head: id.head) } }
+                    + best.indices.map { r in
+                        rule(best[r].name + RuleAccuracy.calibratedSuffix) { offsets[r].choice(samples.scores($0, best[r])) }
+                    } + [
+                        rule(RuleAccuracy.majorityVote) { ensemble.majorityVote(samples, sample: $0) },
+                        rule(RuleAccuracy.zSum) { ensemble.zSumChoice(samples, sample: $0) },
+                        rule(RuleAccuracy.model, model),
+                    ]
+                let labels = samples.scoredIndices.map { samples.labels[$0] }
+                return SetResult(set: run.name, n: labels.count, majorityClassAccuracy: Classification.majorityShare(labels),
+                                 rules: rules)
             }
             return Choice(calibration: calibrationRun.name, heads: chosen, results: results)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Probe
 import Reports
+import Statistics
 
 /// One comparison of a run with an expectation.
 public struct Check: Sendable, Equatable {
@@ -163,6 +164,24 @@ extension ProbeRun {
         case .beatsBaselineBy(let x):
             return bound("beats model by", ">=", x, accuracy - baseline, accuracy - baseline >= x - margin,
                          " (\(decimal(accuracy)) vs model \(decimal(baseline)))")
+        case .beatsModel(let bound):
+            let rows = try groupRows(claim.group)
+            let statistics = HeadStatistics(samples, rows: rows, permutations: 0)
+            let index = id.layer * heads + id.head
+            let versus = statistics.vsModel[index]
+            let p = versus.p
+            let better = versus.onlyHead > versus.onlyModel
+            return Check(subject: "\(label): \(who) beats model\(groupSuffix)", expected: "more accurate, McNemar p < \(bound)",
+                         actual: "\(decimal(accuracy)) vs model \(decimal(baseline)), p = \(pValue(p))",
+                         tolerance: nil, passed: better && p < bound)
+        case .beatsChance(let bound):
+            let rows = try groupRows(claim.group)
+            let statistics = HeadStatistics(samples, rows: rows, permutations: permutations, seed: permutationSeed)
+            let p = statistics.adjustedP(id.layer * heads + id.head) ?? 1
+            let kind = claim.subject == .bestHead ? "family-wise" : "max-T adjusted"
+            return Check(subject: "\(label): \(who) beats chance\(groupSuffix)",
+                         expected: "\(kind) p < \(bound) (\(permutations) label permutations, seed \(permutationSeed))",
+                         actual: "\(decimal(accuracy)), p = \(pValue(p))", tolerance: nil, passed: p < bound)
         case .inTop(let n):
             let sorted = accuracies.sorted(by: >)
             let threshold = sorted[min(n, sorted.count) - 1]
@@ -175,6 +194,20 @@ extension ProbeRun {
 }
 
 extension ProbeRun {
+    /// The label permutations of significance claims, and their seed: the `heads` defaults.
+    var permutations: Int { HeadStatistics.defaultPermutations }
+    var permutationSeed: UInt64 { 0 }
+
+    /// The complete, labelled rows of a claim's group.
+    private func groupRows(_ selector: Expectation.Claim.Group?) throws -> [Int] {
+        let rows = samples.scoredIndices
+        switch selector {
+        case nil: return rows
+        case .steps(let v): return rows.filter { samples.steps[$0] == v }
+        case .distractors(let v): return rows.filter { samples.distractors[$0] == v }
+        }
+    }
+
     /// The samples a claim is about, and how its checks name them (", steps=3").
     private func accuracyGroup(_ selector: Expectation.Claim.Group?, label: String, source: String) throws
         -> (AccuracyGroup, String) {

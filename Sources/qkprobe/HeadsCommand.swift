@@ -12,8 +12,13 @@ struct HeadsCommand: ParsableCommand {
         abstract: "Show a run's head accuracy table: the top heads against the model's own answer.",
         discussion: """
             Accuracy counts the finished, labelled samples; a head picks the option with the higher \
-            QK-score (the first option on a tie). --format json writes the whole table, which \
-            `qkprobe verify --expected` reads.
+            QK-score (the first option on a tie). Every accuracy comes with n and a 95% Wilson \
+            interval; each head with its balanced accuracy, answer share (constant heads give one \
+            answer on every sample), McNemar's exact test against the model and a max-T adjusted p. \
+            The best of all heads is tested against a label-permutation null of the maximum \
+            (--permutations, --seed): the report says plainly when no head beats chance after \
+            selection. A single run is exploratory; `qkprobe select` tests chosen heads on held-out \
+            rows. --format json writes the whole report, which `qkprobe verify --expected` reads.
             """)
 
     @Argument(help: "The HDF5 run file.")
@@ -28,12 +33,15 @@ struct HeadsCommand: ParsableCommand {
     @Option(help: "table, csv, markdown or json.")
     var format: ReportFormat = .table
 
+    @OptionGroup var permutation: PermutationOptions
+
     func validate() throws {
         if top < 0 { throw ValidationError("--top must not be negative") }
     }
 
     func run() throws {
-        let report = HeadReport(run: try RunReader(url: URL(fileURLWithPath: runFile)))
+        let report = HeadReport(run: try RunReader(url: URL(fileURLWithPath: runFile)),
+                                permutations: permutation.permutations, seed: permutation.seed)
         print(report.render(format, top: top, by: by), terminator: "")
     }
 }
@@ -52,8 +60,11 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "Heads to draw in the by-steps panel.")
     var top = 5
 
+    @OptionGroup var permutation: PermutationOptions
+
     func run() throws {
-        let report = HeadReport(run: try RunReader(url: URL(fileURLWithPath: runFile)))
+        let report = HeadReport(run: try RunReader(url: URL(fileURLWithPath: runFile)),
+                                permutations: permutation.permutations, seed: permutation.seed)
         let url = URL(fileURLWithPath: output)
         do {
             try Data(report.heatmapSVG(topHeads: top).utf8).write(to: url, options: .atomic)
@@ -61,6 +72,21 @@ struct PlotCommand: ParsableCommand {
             throw ProbeCommandError("\(url.path): cannot write: \((error as NSError).localizedDescription)")
         }
         print("wrote \(url.path)")
+    }
+}
+
+/// The label-permutation test of the best head, shared by the commands that report it.
+struct PermutationOptions: ParsableArguments {
+    @Option(help: "Label permutations for the family-wise p of the best head (at least 100; recorded in the report).")
+    var permutations = HeadStatistics.defaultPermutations
+
+    @Option(help: "Seed of the label permutations (recorded in the report).")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        guard (100...1_000_000).contains(permutations) else {
+            throw ValidationError("--permutations must be between 100 and 1000000, not \(permutations)")
+        }
     }
 }
 

@@ -19,10 +19,14 @@ struct VerifyCommand: ParsableCommand {
             {"head": "L14H3", "beats_baseline_by": 0.05},
             {"head": "L14H3", "at_least": 0.7},
             {"head": "L2H1", "at_most": 0.55},
-            {"head": "L14H3", "in_top": 5}]
+            {"head": "L14H3", "in_top": 5},
+            {"head": "L14H3", "beats_model": {"p_below": 0.05}},     McNemar's exact test
+            {"head": "L14H3", "beats_chance": {"p_below": 0.05}},    max-T adjusted p
+            {"best_head_beats_chance": {"p_below": 0.05}}]          family-wise p of the best head
         A claim may add "steps": N or "distractors": N to hold on that group of samples only. \
         Accuracies are fractions; every comparison allows the tolerance. Unknown keys are errors, \
-        so a typo cannot pass silently. The run must be finished.
+        so a typo cannot pass silently. Significance claims use 1000 label permutations with seed 0, \
+        as `qkprobe heads` does by default. The run must be finished.
 
         On success prints one summary line and exits 0; otherwise prints one line per failing \
         check (what, expected, actual, tolerance) and exits 1.

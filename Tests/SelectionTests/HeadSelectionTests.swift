@@ -31,16 +31,30 @@ final class HeadSelectionTests: XCTestCase {
         let choice = try XCTUnwrap(selection.choices.first)
         XCTAssertEqual(choice.heads.map(\.name), ["L0H0"])
         let onA = choice.results[0], onB = choice.results[1]
-        XCTAssertEqual(onA.rules.map(\.rule), ["L0H0", "majority_vote", "z_sum", "model"])
-        XCTAssertEqual(onA.rules.map(\.accuracy), [1, 1, 1, 0.5])
-        XCTAssertEqual(onB.rules.map(\.accuracy), [0.5, 0.5, 0.5, 1])
+        XCTAssertEqual(onA.rules.map(\.rule), ["L0H0", "L0H0 calibrated", "majority_vote", "z_sum", "model"])
+        XCTAssertEqual(onA.rules.map(\.accuracy), [1, 1, 1, 1, 0.5])
+        XCTAssertEqual(onB.rules.map(\.accuracy), [0.5, 0.5, 0.5, 0.5, 1])
+        XCTAssertEqual(onB.n, 4)
+        XCTAssertEqual(onB.majorityClassAccuracy, 0.5)
+        // L0H0 always answers option 0 on B: constant, balanced accuracy 1/2; the model is right
+        // on the two rows it gets wrong and never the other way round.
+        let head = try XCTUnwrap(onB.rule("L0H0"))
+        XCTAssertTrue(head.constant)
+        XCTAssertEqual(head.balancedAccuracy, 0.5)
+        let ci95 = try XCTUnwrap(head.ci95)
+        XCTAssertEqual(ci95[0] + ci95[1], 1, accuracy: 1e-12, "symmetric about 1/2")
+        XCTAssertEqual(ci95[0], 0.15, accuracy: 0.001)
+        XCTAssertEqual(head.vsModel?.onlyRule, 0)
+        XCTAssertEqual(head.vsModel?.onlyModel, 2)
+        XCTAssertEqual(head.vsModel?.p, 0.5)
+        XCTAssertEqual(head.chanceP, 1, "a constant rule is right as often under every shuffle")
+        XCTAssertNil(onB.rule("model")?.vsModel)
         XCTAssertEqual(onB.rule("L0H0")?.correct, 2)
         XCTAssertEqual(onB.rule("L0H0")?.count, 4)
         // Robustness: B by steps (rows 0-1 and 2-3) and by distractors (even rows 0, odd rows 2).
-        XCTAssertEqual(onB.rule("L0H0")?.bySteps, [.init(value: 1, correct: 1, count: 2, accuracy: 0.5),
-                                                    .init(value: 2, correct: 1, count: 2, accuracy: 0.5)])
-        XCTAssertEqual(onB.rule("L0H0")?.byDistractors, [.init(value: 0, correct: 2, count: 2, accuracy: 1),
-                                                          .init(value: 2, correct: 0, count: 2, accuracy: 0)])
+        XCTAssertEqual(onB.rule("L0H0")?.bySteps.map { [$0.value, $0.correct, $0.count] }, [[1, 1, 2], [2, 1, 2]])
+        XCTAssertEqual(onB.rule("L0H0")?.byDistractors.map { [$0.value, $0.correct, $0.count] }, [[0, 2, 2], [2, 0, 2]])
+        XCTAssertEqual(onB.rule("L0H0")?.byDistractors.map(\.accuracy), [1, 0])
         XCTAssertEqual(onA.rule("model")?.bySteps.map(\.accuracy), [1, 0])
 
         // Both as calibration sets: each picks its own head; the transfer table is 2 x 2.
@@ -59,7 +73,7 @@ final class HeadSelectionTests: XCTestCase {
         // Top 2 of A: L0H0 (100%) then L0H1 (50%).
         let selection = try HeadSelection(calibration: [a], test: [b], topK: 2)
         let onB = selection.choices[0].results[1]
-        XCTAssertEqual(onB.rules.map(\.rule), ["L0H0", "L0H1", "majority_vote", "z_sum", "model"])
+        XCTAssertEqual(onB.rules.map(\.rule), ["L0H0", "L0H1", "L0H0 calibrated", "L0H1 calibrated", "majority_vote", "z_sum", "model"])
         // The two heads disagree on rows 1 and 3 of B; the vote follows the better head on A (L0H0).
         XCTAssertEqual(onB.rule("majority_vote")?.accuracy, 0.5)
         // z-sum: both heads score 0/1 with mean 0.5 and sd 0.5 on A, so the z-scores cancel where
@@ -72,6 +86,27 @@ final class HeadSelectionTests: XCTestCase {
         let tied = try ProbeRun(contentsOf: hand.write(to: makeTemporaryDirectory(self).appendingPathComponent("t.h5")))
         let ranked = try HeadSelection(calibration: [tied], test: [], topK: 2).choices[0].heads
         XCTAssertEqual(ranked.map(\.name), ["L0H0", "L0H2"], "equal accuracies keep layer-then-head order")
+    }
+
+    /// A head whose scores favour option 0 on every row, but by less when the answer is option 1:
+    /// plain argmax always says option 0; the offset fitted on calibration rows reads the margin.
+    func testTheCalibratedRuleUndoesAnOptionBiasFittedOnCalibrationRowsOnly() throws {
+        func run(_ name: String, margins: [(label: Int, scores: [Float])]) throws -> ProbeRun {
+            var hand = HandBuiltRun()
+            hand.heads = 1
+            hand.rows = margins.map { HandBuiltRun.Row(label: $0.label, scores: $0.scores.map { [$0] }, logits: [1, 0]) }
+            return try ProbeRun(contentsOf: hand.write(to: makeTemporaryDirectory(self).appendingPathComponent(name)), name: name)
+        }
+        let calibration = try run("cal.h5", margins: [(0, [3, 1]), (0, [4, 1.5]), (1, [2, 1.5]), (1, [2.5, 2.4])])
+        let test = try run("test.h5", margins: [(0, [5, 2]), (1, [1, 0.8]), (0, [2, 0]), (1, [3, 2.9])])
+        let selection = try HeadSelection(calibration: [calibration], test: [test], topK: 1)
+        let offsets = selection.choices[0].heads[0].optionOffsets
+        // Calibration margins 2, 2.5 (label 0) and 0.5, 0.1 (label 1): the threshold is the midpoint 1.25.
+        XCTAssertEqual(offsets, [0, 1.25])
+        let onTest = selection.choices[0].results[1]
+        XCTAssertEqual(onTest.rule("L0H0")?.accuracy, 0.5)
+        XCTAssertEqual(onTest.rule("L0H0 calibrated")?.accuracy, 1)
+        XCTAssertTrue(selection.render(.table).contains("with its option offsets 100.0%"), selection.render(.table))
     }
 
     func testArgumentsAreChecked() throws {
@@ -91,8 +126,8 @@ final class HeadSelectionTests: XCTestCase {
                                "u.h5: has no complete, labelled rows to rank heads on")
         // As a test set it is fine: its accuracies are empty.
         let result = try HeadSelection(calibration: [a], test: [empty], topK: 1).choices[0].results[1]
-        XCTAssertEqual(result.rules.map(\.count), [0, 0, 0, 0])
-        XCTAssertEqual(result.rules.map(\.accuracy), [nil, nil, nil, nil])
+        XCTAssertEqual(result.rules.map(\.count), [0, 0, 0, 0, 0])
+        XCTAssertEqual(result.rules.map(\.accuracy), [nil, nil, nil, nil, nil])
     }
 
     func testJSONRoundTripsAndOtherFormatsRender() throws {
@@ -108,7 +143,7 @@ final class HeadSelectionTests: XCTestCase {
         XCTAssertEqual(object["top_k"] as? Int, 2)
         XCTAssertEqual((object["split"] as? [String: Any])?["seed"] as? Int, 3)
         XCTAssertEqual(Set(object.keys), ["format", "format_version", "model_name", "model_sha256", "n_layers", "n_heads",
-                                          "qk_rope", "qk_scale", "top_k", "split", "sets", "choices"])
+                                          "qk_rope", "qk_scale", "top_k", "split", "sets", "choices", "permutations", "permutation_seed"])
 
         let csv = selection.render(.csv).split(separator: "\n").map(String.init)
         XCTAssertEqual(csv[0], "calibration,set,rule,grouping,value,correct,count,accuracy")

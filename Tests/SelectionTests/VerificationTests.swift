@@ -124,6 +124,29 @@ final class VerificationTests: XCTestCase {
                                "expected.json: claims[0]: R.h5 has no labelled samples with distractors=7 (it has 0, 3)")
     }
 
+    /// Significance claims: L0H2 is right on all 4 rows, the model on 2 of them, so McNemar's p
+    /// is 2 · (1/2)^2 = 0.5; with 4 rows no head can beat chance after selection.
+    func testSignificanceClaimsUseMcNemarAndThePermutationTest() throws {
+        let passing = try run.check(expectation(#"{"claims": [{"head": "L0H2", "beats_model": {"p_below": 0.51}}]}"#))
+        XCTAssertTrue(passing.passed, passing.diff)
+        let failing = try run.check(expectation(#"""
+            {"claims": [{"head": "L0H2", "beats_model": {"p_below": 0.05}},
+                        {"best_head_beats_chance": {"p_below": 0.05}},
+                        {"head": "L0H0", "beats_chance": {"p_below": 0.05}, "steps": 1}]}
+            """#))
+        XCTAssertEqual(failing.failures.count, 3, failing.diff)
+        XCTAssertEqual(failing.failures[0].line,
+                       "claims[0]: L0H2 beats model: expected more accurate, McNemar p < 0.05, actual 1.0000 vs model 0.5000, p = 0.50")
+        XCTAssertTrue(failing.failures[1].line.hasPrefix(
+            "claims[1]: best head (L0H2) beats chance: expected family-wise p < 0.05 (1000 label permutations, seed 0), actual 1.0000, p = "),
+            failing.failures[1].line)
+        XCTAssertTrue(failing.failures[2].subject.hasSuffix("beats chance, steps=1"), failing.failures[2].line)
+        XCTAssertThrowsMessage(try expectation(#"{"claims": [{"head": "L0H2", "beats_model": 0.05}]}"#),
+                               "expected.json: claims[0].beats_model: expected {\"p_below\": P}, found a number")
+        XCTAssertThrowsMessage(try expectation(#"{"claims": [{"head": "L0H2", "beats_model": {"p_below": 0}}]}"#),
+                               "expected.json: claims[0].beats_model.p_below must lie in (0, 1], not 0.0")
+    }
+
     func testMalformedExpectationsAreOneLineErrors() throws {
         let cases: [(String, String)] = [
             (#"{"heads": {"L0H0": 0.5,}}"#, "expected.json: malformed JSON at line 1, column 24: "),
@@ -137,9 +160,9 @@ final class VerificationTests: XCTestCase {
             (#"{"baseline": true}"#, "expected.json: baseline: expected a number, found a boolean"),
             (#"{"claims": {"at_least": 1}}"#, "expected.json: claims: expected an array, found an object"),
             (#"{"claims": [{"head": "L0H0", "at_leats": 0.5}]}"#,
-             "expected.json: unknown key \"claims[0].at_leats\" (expected one of: head, steps, distractors, best_head_beats_baseline_by, best_head_at_least, at_least, at_most, beats_baseline_by, in_top)"),
+             "expected.json: unknown key \"claims[0].at_leats\" (expected one of: head, steps, distractors, best_head_beats_baseline_by, best_head_at_least, best_head_beats_model, best_head_beats_chance, at_least, at_most, beats_baseline_by, in_top, beats_model, beats_chance)"),
             (#"{"claims": [{"head": "L0H0"}]}"#,
-             "expected.json: claims[0]: states no comparison (one of best_head_beats_baseline_by, best_head_at_least, at_least, at_most, beats_baseline_by, in_top)"),
+             "expected.json: claims[0]: states no comparison (one of best_head_beats_baseline_by, best_head_at_least, best_head_beats_model, best_head_beats_chance, at_least, at_most, beats_baseline_by, in_top, beats_model, beats_chance)"),
             (#"{"claims": [{"head": "L0H0", "at_least": 0.5, "at_most": 0.9}]}"#,
              "expected.json: claims[0]: states 2 comparisons (at_least, at_most); give one per claim"),
             (#"{"claims": [{"at_least": 0.5}]}"#, "expected.json: claims[0]: at_least needs a \"head\" (e.g. \"L14H3\")"),
