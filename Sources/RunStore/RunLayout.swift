@@ -6,6 +6,9 @@
 //                             template, qk_rope ("pre"|"post"), qk_scale (float32),
 //                             + threads (a resume must use the same count to be bit-exact)
 //                             + weights ("stored"|"float32": how the model kept its weights)
+//                             + sample_selection (which rows of the dataset: all, first N, a stratified sample and its seed)
+//                             + qk_scale_setting ("none"|"sqrt": --scale as named; qk_scale is its factor)
+//                             + option_token_policy ("exact"|"first"|"last"), option_token_ids [O] int64
 // /options                  [O] string (UTF-8)
 // /samples/id               [N] string                    written at creation, compressed
 // /samples/label            [N] int8      -1 absent       written at creation, compressed
@@ -195,6 +198,12 @@ enum RunLayout {
         }
         try file.setAttribute("qk_scale", header.qkScale)
         try file.setAttribute("weights", header.weights)
+        try file.setAttribute("sample_selection", header.sampleSelection)
+        try file.setAttribute("qk_scale_setting", header.qkScaleSetting)
+        try file.setAttribute("option_token_policy", header.optionTokenPolicy)
+        if !header.optionTokenIDs.isEmpty {
+            try file.setAttribute("option_token_ids", header.optionTokenIDs.map(Int64.init), shape: [header.optionTokenIDs.count])
+        }
     }
 
     // MARK: reading
@@ -215,6 +224,9 @@ enum RunLayout {
             }
             return Int(value)
         }
+        func optionalString(_ name: String) throws -> String {
+            try file.hasAttribute(name) ? file.stringAttribute(name) : ""
+        }
         let ropeText = try file.stringAttribute("qk_rope")
         guard let rope = QKRope(rawValue: ropeText) else {
             throw RunStoreError(path, "attribute qk_rope is \"\(ropeText)\", expected \"pre\" or \"post\"")
@@ -229,7 +241,9 @@ enum RunLayout {
             datasetSHA256: try file.stringAttribute("dataset_sha256"), template: try file.stringAttribute("template"),
             qkRope: rope, qkScale: try file.attribute("qk_scale", as: Float.self),
             threads: try dimension("threads"),
-            weights: try file.hasAttribute("weights") ? file.stringAttribute("weights") : "float32")
+            weights: try file.hasAttribute("weights") ? file.stringAttribute("weights") : "float32",
+            sampleSelection: try optionalString("sample_selection"), qkScaleSetting: try optionalString("qk_scale_setting"),
+            optionTokenPolicy: try optionalString("option_token_policy"))
         guard header.nHeads % header.nKVHeads == 0 else {
             throw RunStoreError(path, "n_heads \(header.nHeads) is not a multiple of n_kv_heads \(header.nKVHeads)")
         }

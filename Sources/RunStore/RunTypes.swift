@@ -32,11 +32,22 @@ public struct RunHeader: Sendable, Equatable {
     /// How the model kept its weights ("stored" or "float32"); both give the same numbers bit for
     /// bit, so a resume need not match it. Files from before it was recorded read as "float32".
     public var weights: String
+    /// Which rows of the dataset the run holds ("all 1200 rows", "the first 40 rows", "stratified
+    /// sample of 300 over label x steps x distractors, seed 7"); empty in files from before.
+    public var sampleSelection: String
+    /// `--scale` as the user named it ("none", "sqrt"); `qkScale` is its factor. Empty in older files.
+    public var qkScaleSetting: String
+    /// How a several-token option was reduced to one token ("exact", "first", "last"), and the
+    /// option token ids it gave; empty in older files.
+    public var optionTokenPolicy: String
+    public var optionTokenIDs: [Int]
 
     public init(toolVersion: String, created: String = RunHeader.now(), modelName: String, modelPath: String,
                 modelSHA256: String, architecture: String, nLayers: Int, nHeads: Int, nKVHeads: Int,
                 dHead: Int, datasetName: String, datasetSHA256: String, template: String,
-                qkRope: QKRope, qkScale: Float, threads: Int, weights: String = "stored") {
+                qkRope: QKRope, qkScale: Float, threads: Int, weights: String = "stored",
+                sampleSelection: String = "", qkScaleSetting: String = "", optionTokenPolicy: String = "",
+                optionTokenIDs: [Int] = []) {
         self.toolVersion = toolVersion
         self.created = created
         self.modelName = modelName
@@ -54,6 +65,10 @@ public struct RunHeader: Sendable, Equatable {
         self.qkScale = qkScale
         self.threads = threads
         self.weights = weights
+        self.sampleSelection = sampleSelection
+        self.qkScaleSetting = qkScaleSetting
+        self.optionTokenPolicy = optionTokenPolicy
+        self.optionTokenIDs = optionTokenIDs
     }
 
     /// The current time in ISO 8601 (UTC), for `created`.

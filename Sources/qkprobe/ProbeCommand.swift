@@ -59,8 +59,14 @@ struct ProbeCommand: ParsableCommand {
     @Flag(help: "Also store the option queries [N, O, L, H, Dh] and anchor keys [N, L, Hkv, Dh].")
     var saveActivations = false
 
-    @Option(help: "Probe only the first N samples.")
+    @Option(help: "Probe only the first N samples (warns when they all have one label; --sample is usually better).")
     var limit: Int?
+
+    @Option(help: "Probe a stratified random sample of N samples: proportional over label x steps x distractors and the source's own groups, seeded by --seed, recorded in the run.")
+    var sample: Int?
+
+    @Option(help: "Seed of --sample (default 0).")
+    var seed: UInt64?
 
     @Flag(help: "Continue the run in an existing output file (it must have been made with the same settings).")
     var resume = false
@@ -86,13 +92,18 @@ struct ProbeCommand: ParsableCommand {
     func validate() throws {
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let sample, sample < 1 { throw ValidationError("--sample must be at least 1") }
+        if limit != nil && sample != nil { throw ValidationError("--limit and --sample exclude each other") }
+        if seed != nil && sample == nil { throw ValidationError("--seed only applies with --sample") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
         let datasetURL = URL(fileURLWithPath: dataset)
         let loadedDataset = try format.resolve(for: datasetURL).load(datasetURL)
-        let samples = Array(loadedDataset.samples.prefix(limit ?? .max))
+        let chosen = sample.map { loadedDataset.stratifiedSample($0, seed: seed ?? 0) } ?? loadedDataset.firstRows(limit)
+        if let warning = chosen.warning { FileHandle.standardError.write(Data("warning: \(dataset): \(warning)\n".utf8)) }
+        let samples = chosen.indices.map { loadedDataset.samples[$0] }
         let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0)) }
 
         let outputURL = URL(fileURLWithPath: output)
@@ -119,7 +130,9 @@ struct ProbeCommand: ParsableCommand {
             datasetName: loadedDataset.name, datasetSHA256: try datasetDigest(datasetURL),
             template: promptTemplate?.text ?? (samples.first?.prompt != nil ? "{prompt}" : PromptTemplate.defaultText),
             qkRope: rope == .pre ? .pre : .post, qkScale: scale.factor(dHead: config.dHead),
-            threads: Transformer.threadCount, weights: loaded.transformer.weightStorage.rawValue)
+            threads: Transformer.threadCount, weights: loaded.transformer.weightStorage.rawValue,
+            sampleSelection: chosen.selection.summary, qkScaleSetting: scale.rawValue, optionTokenPolicy: optionToken.rawValue,
+            optionTokenIDs: prepared.first?.optionIDs ?? [])
         let spec = RunSpec(
             header: header, options: loadedDataset.options,
             samples: zip(samples, prepared).map { sample, prepared in
