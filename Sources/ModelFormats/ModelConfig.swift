@@ -2,7 +2,7 @@ import Foundation
 
 /// The transformer families qkprobe can run.
 public enum ArchitectureFamily: String, Sendable, Codable, CaseIterable {
-    case llama, qwen2, qwen3, gpt2
+    case llama, qwen2, qwen3, gpt2, gemma3
 }
 
 /// The hyper-parameters a forward pass needs, read from a GGUF file's metadata or an HF `config.json`.
@@ -25,6 +25,10 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var tieWordEmbeddings: Bool
     /// The q, k and v projections have biases (Qwen2, GPT-2).
     public var attentionBias: Bool
+    public var slidingWindow: Int? = nil
+    public var slidingWindowPattern: Int? = nil
+    public var localRopeTheta: Float? = nil
+    public var queryPreAttentionScalar: Float? = nil
 
     public init(architecture: ArchitectureFamily, name: String, nLayers: Int, dModel: Int, nHeads: Int,
                 nKVHeads: Int, dHead: Int, dFF: Int, vocabSize: Int, contextLength: Int, normEps: Float,
@@ -132,6 +136,12 @@ extension ModelConfig {
             normEps: eps, ropeTheta: ropeTheta,
             tieWordEmbeddings: gguf.tensorInfo("output.weight") == nil,
             attentionBias: gguf.tensorInfo("blk.0.attn_q.bias") != nil || gguf.tensorInfo("blk.0.attn_qkv.bias") != nil)
+        if family == .gemma3 {
+            slidingWindow = gguf.value("gemma3.attention.sliding_window")?.intValue
+            slidingWindowPattern = 6
+            localRopeTheta = 10000
+            queryPreAttentionScalar = Float(dHead)
+        }
         self = try validated(path: path)
     }
 }
@@ -144,6 +154,7 @@ extension ArchitectureFamily {
         case "qwen2": self = .qwen2
         case "qwen3": self = .qwen3
         case "gpt2": self = .gpt2
+        case "gemma3": self = .gemma3
         default: return nil
         }
     }

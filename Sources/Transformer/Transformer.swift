@@ -55,15 +55,21 @@ public struct Transformer: Sendable {
         case .qwen2: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen2(config))
         case .qwen3: weights = try LlamaFamily.load(reader, config: config, variant: LlamaFamily.qwen3(config))
         case .gpt2: weights = try GPT2Family.load(reader, config: config)
+        case .gemma3: weights = try Gemma3Family.load(reader, config: config)
         }
         self.weights = storage == .float32 ? weights.decodedToFloat32() : weights
         weightStorage = storage
         self.config = config
         path = source.path
-        localRotary = nil
-        slidingWindows = Array(repeating: nil, count: config.nLayers)
+        localRotary = config.localRopeTheta.map { RotaryEmbedding(theta: $0, headDim: config.dHead) }
+        slidingWindows = (0 ..< config.nLayers).map { layer in
+            guard let window = config.slidingWindow else { return nil }
+            if let pattern = config.slidingWindowPattern, (layer + 1) % pattern == 0 { return nil }
+            return window
+        }
         attention = CausalAttention(heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.dHead,
-                                    scale: 1 / Float(config.dHead).squareRoot())
+                                    scale: config.queryPreAttentionScalar.map { Float(1 / Double($0).squareRoot()) }
+                                        ?? 1 / Float(config.dHead).squareRoot())
     }
 
     /// Builds the model of an opened GGUF file or Hugging Face folder.
