@@ -2,8 +2,9 @@
 import PackageDescription
 
 // Data flows one way: ModelFormats -> Tokenizers -> Transformer -> Probe -> RunStore -> Reports -> Selection;
-// the qkprobe command wires them (Probe computes a sample, RunStore keeps it, Reports show tables,
-// Selection compares runs: head selection, transfer, ensembles, verification).
+// Probe computes a sample, RunStore keeps it, Reports show tables, Selection compares runs (head
+// selection, transfer, ensembles, verification). Pipeline runs a whole probe (dataset -> run file ->
+// head tables) as a library call; the qkprobe command only parses arguments and prints.
 // Statistics (intervals, tests, permutation nulls) knows no model or file: Reports and Selection use it.
 // LogicTasks (datasets, templates) knows no model: the one-token option check takes a tokenize function.
 let package = Package(
@@ -11,7 +12,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "qkprobe", targets: ["qkprobe"]),
-        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Statistics", "Reports", "Selection"]),
+        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Statistics", "Reports", "Selection", "Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,17 +28,18 @@ let package = Package(
 
         .target(name: "ModelFormats", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Tokenizers", dependencies: ["ModelFormats"]),
-        .target(name: "Transformer", dependencies: ["ModelFormats", "Tokenizers", "CBLAS"]),
+        .target(name: "Transformer", dependencies: ["ModelFormats", "CBLAS"]),
         .target(name: "LogicTasks"),
         .target(name: "Statistics"),
-        .target(name: "RunStore", dependencies: ["CHDF5"]),
         .target(name: "Probe", dependencies: ["Tokenizers", "Transformer", "LogicTasks"]),
+        .target(name: "RunStore", dependencies: ["CHDF5", "Probe"]),
         .target(name: "Reports", dependencies: ["Probe", "RunStore", "Statistics", "LogicTasks"]),
-        .target(name: "Selection", dependencies: ["Probe", "RunStore", "Reports", "LogicTasks", "Statistics"]),
+        .target(name: "Selection", dependencies: ["ModelFormats", "Probe", "RunStore", "Reports", "LogicTasks", "Statistics"]),
+        .target(name: "Pipeline", dependencies: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports"]),
         .executableTarget(
             name: "qkprobe",
             dependencies: [
-                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Statistics", "Reports", "Selection",
+                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Statistics", "Reports", "Selection", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -49,8 +51,9 @@ let package = Package(
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
         .testTarget(name: "ProbeTests", dependencies: ["Probe", "ModelFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore", "Statistics"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "RunStore", "Probe", "LogicTasks", "ModelFormats"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RunStore", "Reports", "Probe", "LogicTasks"]),
         // Runs the built `qkprobe` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "Transformer", "RunStore", "Reports"]),
+        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "Transformer", "LogicTasks", "RunStore", "Reports", "Selection", "Pipeline"]),
     ]
 )

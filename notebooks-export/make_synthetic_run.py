@@ -5,8 +5,8 @@ usage: make_synthetic_run.py OUTPUT.h5 [--seed S] [--samples N] [--activations]
                              [--incomplete FRACTION] [--unlabelled FRACTION] [--model-sha256 HEX]
                              [--unknown-steps-and-distractors] [--dataset-name NAME]
 
-The file follows the layout that the Swift tool writes (DESIGN.md, "The HDF5 run file", with the
-additions in Sources/RunStore/RunLayout.swift), but its numbers are made up: a few heads answer
+The file follows the layout that the Swift tool writes (docs/design.md, "The run file", listed in
+full in Sources/RunStore/RunLayout.swift), but its numbers are made up: a few heads answer
 well above the model baseline, most are at chance, and every head gets worse as the number of
 reasoning steps and distractors grows. It is for developing and testing plots only; nothing in
 it says anything about a real model.

@@ -1,6 +1,6 @@
 """Reading qkprobe run files for the notebooks, with h5py and numpy only.
 
-The run file's layout is in DESIGN.md ("The HDF5 run file") and Sources/RunStore/RunLayout.swift.
+The run file's layout is in docs/design.md ("The run file") and Sources/RunStore/RunLayout.swift.
 This module reads it into numpy arrays and computes what more than one notebook needs: head
 accuracy tables, QK-score margins, a 2-D PCA. The notebooks do the plotting.
 

@@ -3,7 +3,8 @@
 
 Only shapes and storage types matter for speed and memory, so the weights are random but valid:
 every block scale is a finite positive half-precision number (no NaN or infinity bytes), every
-BF16 value a finite number of magnitude about 0.01. No tokenizer is written: `bench` needs none.
+BF16 value a finite number of magnitude about 0.01. GGUF files get no tokenizer and the folder
+the tiny test fixture's tokenizer.json: `bench` reads none.
 
     python3 reference/make_bench_models.py /work/bigmodels                # every shape below
     python3 reference/make_bench_models.py /work/bigmodels qwen2.5-1.5b-q8_0
@@ -178,6 +179,10 @@ def write_safetensors_folder(folder, s):
               "torch_dtype": "bfloat16", "bos_token_id": 128000, "eos_token_id": 128001}
     with open(os.path.join(folder, "config.json"), "w") as out:
         json.dump(config, out, indent=1)
+    # A model folder must hold a tokenizer.json; `bench` reads none, so a tiny fixture's stands in.
+    fixture = os.path.join(os.path.dirname(__file__), "..", "Tests", "TransformerTests", "Fixtures", "tiny-llama", "tokenizer.json")
+    with open(fixture, "rb") as source, open(os.path.join(folder, "tokenizer.json"), "wb") as out:
+        out.write(source.read())
     print(f"wrote {folder}")
 
 

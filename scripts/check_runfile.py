@@ -3,10 +3,11 @@
 
 usage: check_runfile.py RUN.h5 [RUN.h5 ...]
 
-For each file: every dataset and root attribute of the layout (DESIGN.md, with the additions
-documented in Sources/RunStore/RunLayout.swift) is present with the right dtype, and no other
+For each file: every dataset and root attribute of the layout (docs/design.md, listed in full in
+Sources/RunStore/RunLayout.swift) is present with the right dtype, and no other
 object is; shapes agree with n_layers / n_heads / n_kv_heads / d_head and the numbers of samples
-and options; the sample metadata is consistent; rows flagged complete hold finite scores. When
+and options; every dataset has a description and a dimension scale on each axis; the sample
+metadata is consistent; rows flagged complete hold finite scores. When
 activations are saved, /scores/qk is recomputed from them for every complete row,
 
     qk[n, o, l, h] = qk_scale * q[n, o, l, h, :] . k[n, l, h // (H / Hkv), :]
@@ -28,6 +29,7 @@ STRING_ATTRS = ["format", "tool_version", "created", "model_name", "model_path",
                 "architecture", "dataset_name", "dataset_sha256", "template", "qk_rope"]
 DIMENSION_ATTRS = ["format_version", "n_layers", "n_heads", "n_kv_heads", "d_head", "threads"]
 RELATIVE_TOLERANCE = 1e-4
+DIMENSION_SCALES = ["sample", "option", "layer", "head", "kv_head", "d_head"]
 ROWS_PER_BATCH = 256
 
 STRING = "string"
@@ -93,6 +95,26 @@ def expected_datasets(n, o, layers, heads, kv_heads, d_head, s, d, activations, 
         layout["/activations/q"] = (f4, (n, o, layers, heads, d_head))
         layout["/activations/k"] = (f4, (n, layers, kv_heads, d_head))
     return layout
+
+
+def check_self_description(present, problems):
+    """Every dataset has a description; every axis of every dataset but the scales themselves
+    has one dimension scale, named as RunLayout.swift names it."""
+    scales = {"/" + name for name in DIMENSION_SCALES} | {"/heads/steps_values", "/heads/distractors_values"}
+    for name, dataset in sorted(present.items()):
+        if not isinstance(dataset.attrs.get("description"), (str, bytes)) or not dataset.attrs["description"]:
+            problems.append(f"{name} has no description attribute")
+        if name in scales:
+            if not dataset.is_scale:
+                problems.append(f"{name} is not a dimension scale")
+            continue
+        for axis, dimension in enumerate(dataset.dims):
+            attached = [scale.name for scale in dimension.values()]
+            if len(attached) != 1 or attached[0] not in scales:
+                problems.append(f"{name} axis {axis} has dimension scales {attached}, expected one of the run's")
+    qk_axes = [[scale.name for scale in dimension.values()] for dimension in present["/scores/qk"].dims]
+    if qk_axes != [["/sample"], ["/option"], ["/layer"], ["/head"]]:
+        problems.append(f"/scores/qk has dimension scales {qk_axes}")
 
 
 def dtype_name(dataset):
@@ -236,6 +258,10 @@ def check(path):
                                      "/samples/key_positions" in f)
         if "shard_index" in f.attrs:
             expected["/shard/rows"] = (np.dtype("<i8"), (n,))
+        if "/sample" in f:  # the dimension scales; absent in files written before them
+            sizes = [n, o, dims["n_layers"], dims["n_heads"], dims["n_kv_heads"], dims["d_head"]]
+            for name, size in zip(DIMENSION_SCALES, sizes):
+                expected["/" + name] = (np.dtype("<i4"), (size,))
         present = all_datasets(f)
         for name in sorted(set(present) - set(expected)):
             problems.append(f"unexpected dataset {name}")
@@ -249,6 +275,8 @@ def check(path):
                 problems.append(f"{name} has shape {present[name].shape}, expected {shape}")
         if problems:
             return problems, ""
+        if "/sample" in f:
+            check_self_description(present, problems)
         complete = check_samples(f, n, o, problems)
         worst = check_scores(f, complete, dims, problems)
         heads = check_heads(f, complete, problems)

@@ -11,8 +11,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-python_packages=(h5py numpy matplotlib jupytext scipy statsmodels)
-if ! python3 -c 'import h5py, numpy, matplotlib, jupytext, scipy, statsmodels' 2>/dev/null; then
+python_packages=(h5py numpy matplotlib jupytext scipy statsmodels xarray h5netcdf)
+if ! python3 -c 'import h5py, numpy, matplotlib, jupytext, scipy, statsmodels, xarray, h5netcdf' 2>/dev/null; then
     # Debian's own Python refuses pip installs into it (PEP 668) unless told.
     python3 -m pip install --quiet --disable-pip-version-check "${python_packages[@]}" 2>/dev/null ||
         python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"

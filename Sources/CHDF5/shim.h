@@ -4,6 +4,7 @@
 // H5open() runs). Swift cannot import them, and Swift 6 rejects the mutable globals, so
 // each one is read through a small inline function that opens the library first.
 #include <hdf5.h>
+#include <hdf5_hl.h>  // dimension scales (H5DS), from the high-level library
 
 // Opens the library without registering its exit-time cleanup. HDF5 1.10 leaves a file whose
 // close failed (e.g. on a full disk) half-freed, and that cleanup then crashes the process at

@@ -20,12 +20,12 @@ extension DatasetFormat {
         if url.pathExtension.lowercased() == "jsonl" {
             let firstLine = bytes.split(separator: UInt8(ascii: "\n")).first { !$0.allSatisfy { $0 == 32 || $0 == 13 || $0 == 9 } }
             guard let firstLine, case .object(let record) = try InputFile.jsonDocument(Array(firstLine), path: "\(url.path):1") else {
-                throw DatasetError(url.path, "cannot tell the format: the first line is not a JSON object; pass --format")
+                throw DatasetError(url.path, "cannot tell the format: the first line is not a JSON object; pass --dataset-format")
             }
             if record["prompt"] != nil { return .prompts }
             if record["questions"] != nil { return .pararule }
             if record["choices"] != nil { return .multiplechoice }
-            throw DatasetError(url.path, "cannot tell the format: the first line has neither \"prompt\", \"questions\" nor \"choices\"; pass --format")
+            throw DatasetError(url.path, "cannot tell the format: the first line has neither \"prompt\", \"questions\" nor \"choices\"; pass --dataset-format")
         }
         switch try InputFile.jsonDocument(bytes, path: url.path) {
         case .object(let document) where document["samples"] != nil:
@@ -39,7 +39,7 @@ extension DatasetFormat {
             if case .object(let first)? = records.first, first["options"] != nil, first["answer"] != nil { return .prontoqa }
             fallthrough
         default:
-            throw DatasetError(url.path, "cannot tell the format of this JSON file; pass --format")
+            throw DatasetError(url.path, "cannot tell the format of this JSON file; pass --dataset-format")
         }
     }
 }

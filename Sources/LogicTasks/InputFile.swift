@@ -2,13 +2,26 @@ import Foundation
 
 /// Reading input files into JSON, with errors that say file:line and why.
 enum InputFile {
+    /// The bytes of a regular file (a FIFO or a device would block or never end).
     static func bytes(of url: URL) throws(DatasetError) -> [UInt8] {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw DatasetError(url.path, "no such file") }
+        var info = stat()
+        guard stat(url.path, &info) == 0 else {
+            throw DatasetError(url.path, errno == ENOENT ? "no such file" : "cannot read: \(String(cString: strerror(errno)))")
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw DatasetError(url.path, "is a folder; this format reads one file (name it, or use --dataset-format)")
+        default: throw DatasetError(url.path, "not a regular file")
+        }
+        guard let handle = FileHandle(forReadingAtPath: url.path) else {
+            throw DatasetError(url.path, "cannot read: \(String(cString: strerror(errno)))")
+        }
+        defer { try? handle.close() }
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            data = try handle.readToEnd() ?? Data()
         } catch {
-            throw DatasetError(url.path, "cannot read the file (\(error.localizedDescription))")
+            throw DatasetError(url.path, "cannot read the file")
         }
         var bytes = [UInt8](data)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }  // UTF-8 byte order mark

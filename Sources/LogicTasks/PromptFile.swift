@@ -81,11 +81,17 @@ public enum PromptFile {
         if !overwrite && FileManager.default.fileExists(atPath: url.path) {
             throw DatasetError(url.path, "the file exists; pass --force to overwrite it")
         }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
+            throw DatasetError(url.path, "is a folder; give a file name")
+        }
         let data = Data(try encode(samples).utf8)
         do {
             try data.write(to: url, options: .atomic)
         } catch {
-            throw DatasetError(url.path, "cannot write the file (\(error.localizedDescription))")
+            // The system's reason, not Foundation's wording of it.
+            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code
+            throw DatasetError(url.path, "cannot write the file" + (code.map { ": \(String(cString: strerror(Int32($0))))" } ?? ""))
         }
     }
 }

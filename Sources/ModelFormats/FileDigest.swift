@@ -4,6 +4,7 @@ import Foundation
 public enum FileDigest {
     /// The SHA-256 of a file as lowercase hex, read in 4 MiB pieces so memory stays flat.
     public static func sha256(of url: URL) throws -> String {
+        try RegularFile.ensure(url)
         guard let handle = try? FileHandle(forReadingFrom: url) else {
             throw ModelFormatError(url.path, "cannot open file")
         }
@@ -12,7 +13,7 @@ public enum FileDigest {
         while true {
             let chunk: Data
             do { chunk = try handle.read(upToCount: 4 << 20) ?? Data() } catch {
-                throw ModelFormatError(url.path, "read failed: \(error.localizedDescription)")
+                throw ModelFormatError(url.path, "read failed")
             }
             if chunk.isEmpty { break }
             hasher.update(data: chunk)

@@ -8,10 +8,7 @@ public struct HFConfig {
 
     public init(url: URL) throws {
         path = url.path
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelFormatError(url.path, "cannot read file: \(error.localizedDescription)")
-        }
+        let data = try RegularFile.contents(of: url)
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelFormatError(url.path, "not a JSON object")
         }

@@ -17,7 +17,8 @@ final class MappedFile: @unchecked Sendable {
 
     init(url: URL) throws {
         path = url.path
-        let fd = open(url.path, O_RDONLY)
+        try RegularFile.ensure(url)
+        let fd = open(url.path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else {
             throw ModelFormatError(url.path, "cannot open file: \(String(cString: strerror(errno)))")
         }

@@ -55,6 +55,7 @@ public enum ModelLocation: Sendable, Equatable {
     }
 
     private static func startsWithGGUFMagic(_ url: URL) throws -> Bool {
+        try RegularFile.ensure(url)
         guard let handle = try? FileHandle(forReadingFrom: url) else {
             throw ModelFormatError(url.path, "cannot open file")
         }

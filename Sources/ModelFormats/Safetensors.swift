@@ -262,9 +262,7 @@ public final class SafetensorsCheckpoint: WeightSource, @unchecked Sendable {
     /// The shard file names an index lists (each once, sorted) and its weight map.
     private static func readIndex(_ url: URL) throws -> ([String], [String: String]) {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelFormatError(url.path, "cannot read file: \(error.localizedDescription)")
-        }
+        data = try RegularFile.contents(of: url)
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelFormatError(url.path, "not a JSON object")
         }

@@ -142,18 +142,18 @@ public struct SampleScores: Sendable, Equatable {
 /// the queries at the option tokens; nothing else is copied out.
 public struct QKProber: Sendable {
     public let model: Transformer
-    public let rotary: RotaryChoice
+    public let rope: QKRope
     public let scale: ScoreScale
     private let keyHooks: Set<HookName>
     private let queryHooks: Set<HookName>
 
-    public init(model: Transformer, rotary: RotaryChoice, scale: ScoreScale) {
+    public init(model: Transformer, rope: QKRope, scale: ScoreScale) {
         self.model = model
-        self.rotary = rotary
+        self.rope = rope
         self.scale = scale
         let layers = 0..<model.config.nLayers
-        keyHooks = Set(layers.map { HookName(rotary == .pre ? .key : .rotatedKey, layer: $0) })
-        queryHooks = Set(layers.map { HookName(rotary == .pre ? .query : .rotatedQuery, layer: $0) })
+        keyHooks = Set(layers.map { HookName(rope == .pre ? .key : .rotatedKey, layer: $0) })
+        queryHooks = Set(layers.map { HookName(rope == .pre ? .query : .rotatedQuery, layer: $0) })
     }
 
     public var shape: HeadShape {

@@ -1,5 +1,5 @@
-/// Which q and k vectors the QK-score reads.
-public enum RotaryChoice: String, Sendable, CaseIterable, Codable {
+/// Which q and k vectors the QK-score reads; a run file records it as its `qk_rope` attribute.
+public enum QKRope: String, Sendable, CaseIterable, Codable {
     /// As the projections give them, before rotary embedding (the paper's choice).
     case pre
     /// After rotary embedding: what attention really computes.

@@ -31,18 +31,31 @@ public enum ArrayFile {
                 throw RunStoreError(path, "dataset \(array.name): shape \(array.shape) does not hold \(array.values.count) values")
             }
         }
-        let file = try H5File.create(path)
-        for (name, value) in stringAttributes.sorted(by: { $0.key < $1.key }) {
-            try file.setAttribute(name, value)
+        // Built under a temporary name and renamed into place: a failure (a full disk) leaves no
+        // empty or half-written file at `path`.
+        let temporary = path + ".partial"
+        do {  // the file is closed at the end of this block, before the rename
+            let file = try H5File.create(temporary)
+            for (name, value) in stringAttributes.sorted(by: { $0.key < $1.key }) {
+                try file.setAttribute(name, value)
+            }
+            try setIntegerAttributes(integerAttributes, on: file)
+            for array in arrays {
+                let dataset = try file.createDataset("/" + array.name, element: .scalar(Float.self), shape: array.shape,
+                                                     storage: .compressed(rowsPerChunk: array.shape.first ?? 1))
+                try dataset.write(array.values)
+                try setIntegerAttributes(array.integerAttributes, on: dataset)
+            }
+            try file.flush()
+        } catch let error as RunStoreError {
+            unlink(temporary)
+            throw RunStoreError(path, error.problem)
         }
-        try setIntegerAttributes(integerAttributes, on: file)
-        for array in arrays {
-            let dataset = try file.createDataset("/" + array.name, element: .scalar(Float.self), shape: array.shape,
-                                                 storage: .compressed(rowsPerChunk: array.shape.first ?? 1))
-            try dataset.write(array.values)
-            try setIntegerAttributes(array.integerAttributes, on: dataset)
+        if rename(temporary, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw RunStoreError(path, "cannot move the new file into place: \(reason)")
         }
-        try file.flush()
     }
 
     private static func setIntegerAttributes(_ attributes: [String: [Int]], on object: some H5Object) throws {

@@ -341,14 +341,19 @@ final class H5File: H5Object {
     }
 
     static func open(_ path: String, writable: Bool) throws -> H5File {
-        guard FileManager.default.fileExists(atPath: path) else { throw RunStoreError(path, "no such file") }
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw RunStoreError(path, "no such file") }
+        // A FIFO or device would block or never end; only a regular file can be a run file.
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw RunStoreError(path, "not a regular file") }
         guard try hdf5(path, "read the file", { H5Fis_hdf5(path) }) > 0 else {
             throw RunStoreError(path, "not an HDF5 file")
         }
+        try GlobalHeapCheck.validate(path)
         return H5File(path: path, handle: Handle(try hdf5(path, writable ? "open the file for writing" : "open the file") {
             H5Fopen(path, writable ? qk_H5F_ACC_RDWR() : qk_H5F_ACC_RDONLY(), qk_H5P_DEFAULT())
         }, release: H5Fclose))
     }
+
 
     /// Hands everything HDF5 buffers for this file to the operating system (no fsync: a killed
     /// process loses nothing the kernel already has; power loss is not covered).
@@ -449,6 +454,19 @@ final class H5Dataset: H5Object {
     /// Elements in one row (everything after the first dimension).
     var rowLength: Int { elementCount(Array(shape.dropFirst())) ?? 0 }
     var count: Int { elementCount(shape) ?? 0 }
+
+    // MARK: dimension scales
+
+    /// Makes this dataset the dimension scale `dimension`: netCDF-4 readers (h5netcdf, xarray)
+    /// then name the dimensions of the datasets it is attached to.
+    func makeDimensionScale(_ dimension: String) throws {
+        try hdf5(path, "make \(name) a dimension scale") { H5DSset_scale(id, dimension) }
+    }
+
+    /// Attaches `scale` to dimension `index` of this dataset.
+    func attach(_ scale: H5Dataset, toDimension index: Int) throws {
+        try hdf5(path, "attach \(scale.name) to \(name)") { H5DSattach_scale(id, scale.id, UInt32(index)) }
+    }
 
     // MARK: numbers
 

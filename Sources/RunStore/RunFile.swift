@@ -36,11 +36,20 @@ public final class RunFile {
         if exists && policy == .refuse {
             throw RunStoreError(path, "already exists (pass --resume to continue it or --force to replace it)")
         }
-        if !exists || policy == .overwrite { try create(at: path, spec: spec) }
-        let file = try H5File.open(path, writable: true)
-        let datasets = try RunLayout.Opened(file)
-        if exists && policy == .resume { try ensureResumable(datasets, spec, path) }
-        return try RunFile(url: url, file: file, datasets: datasets)
+        if exists && policy == .resume {
+            let run = try openExisting(at: url)
+            try run.ensureResumable(spec)
+            return run
+        }
+        try create(at: path, spec: spec)
+        return try openExisting(at: url)
+    }
+
+    /// Opens an existing run file for writing, to resume it: its header says how it was made
+    /// (a resume keeps the run's thread count). Check it with `ensureResumable` before writing.
+    public static func openExisting(at url: URL) throws -> RunFile {
+        let file = try H5File.open(url.path, writable: true)
+        return try RunFile(url: url, file: file, datasets: try RunLayout.Opened(file))
     }
 
     private init(url: URL, file: H5File, datasets: RunLayout.Opened) throws {
@@ -104,7 +113,11 @@ public final class RunFile {
         return "\(bytes) bytes"
     }
 
-    private static func ensureResumable(_ stored: RunLayout.Opened, _ spec: RunSpec, _ path: String) throws {
+    /// Throws unless the file was made with `spec` (same model, dataset, samples, settings and
+    /// thread count), so that the rows still to write complete the same run.
+    public func ensureResumable(_ spec: RunSpec) throws {
+        let (file, stored) = try openParts()
+        let path = file.path
         func refuse(_ problem: String) -> RunStoreError {
             RunStoreError(path, "cannot resume: \(problem) (use --force to start over)")
         }
@@ -186,6 +199,13 @@ public final class RunFile {
         try file.flush()
         try datasets[RunLayout.headsComplete].write([UInt8(1)])
         try file.flush()
+    }
+
+    /// The file as it stands, read through this open handle (scores of every row, written by this
+    /// process or an earlier one), for the head tables.
+    public func reader() throws -> RunReader {
+        let (_, datasets) = try openParts()
+        return try RunReader(url: url, datasets: datasets)
     }
 
     /// Flushes and closes the file; later writes fail. Dropping the last reference closes it too.

@@ -1,4 +1,4 @@
-// The run file, layout version 1 (DESIGN.md, "The HDF5 run file", plus the additions marked +).
+// The run file, layout version 1 (docs/design.md, "The run file"); the + marks what was added after the first design.
 //
 // /                    attrs: format="qkprobe-run", format_version=1, tool_version, created,
 //                             model_name, model_path, model_sha256, architecture, n_layers,
@@ -10,6 +10,9 @@
 //                               (absent in older files: read as "question-end" and "Answer")
 //                             + chat_template ("none"|"chatml"|"llama3"|"mistral"|"gemma"),
 //                               shots, shots_dataset, shots_sha256, shots_seed (absent: none, 0)
+//                             + sample_selection (which rows: all, the first N, a stratified sample and its seed),
+//                               qk_scale_setting ("none"|"sqrt", the --scale behind qk_scale),
+//                               option_token_policy ("exact"|"first"|"last") (absent in older files: "")
 // /options                  [O] string (UTF-8)
 // /samples/id               [N] string                    written at creation, compressed
 // /samples/label            [N] int8      -1 absent       written at creation, compressed
@@ -46,6 +49,11 @@
 //                            shard_total_rows (rows of the whole run) and dataset_rows (samples
 //                            in the dataset). `qkprobe merge` drops all of them.
 //
+// + /sample, /option, /layer, /head, /kv_head, /d_head   [size] int32 0, 1, 2, ...: HDF5 dimension
+//                           scales attached to every dataset's axes (and steps_values, distractors_values
+//                           scales of the by-steps/by-distractors tables); every dataset has a description
+//                           attribute. netCDF-4 readers such as xarray (h5netcdf) see named dimensions.
+//
 // Every dataset under the per-sample groups (/samples, /scores, /activations) has the sample as
 // its first dimension: `merge` concatenates exactly those, so a new per-sample dataset belongs
 // there.
@@ -69,6 +77,7 @@
 //   a full disk stops the run when it starts, not halfway.
 // Files use HDF5's default (earliest) format: no SWMR status flag is left by a killed writer.
 import CHDF5
+import Probe
 
 enum RunLayout {
     static let format = "qkprobe-run"
@@ -178,6 +187,75 @@ enum RunLayout {
         }
         _ = try file.createDataset(headsComplete, element: .scalar(UInt8.self), shape: [], storage: notYet)
         if let shard = spec.shard { try writeShard(shard, to: file) }
+        try describeDatasets(file, spec)
+    }
+
+    // MARK: self-description
+
+    /// The named dimensions: root datasets holding 0, 1, 2, ... that are HDF5 dimension scales,
+    /// so netCDF-4 readers (`xarray.open_dataset(path, engine="h5netcdf", group="scores")`)
+    /// name every axis. /heads/steps_values and /heads/distractors_values are scales too.
+    static let dimensionNames = ["sample", "option", "layer", "head", "kv_head", "d_head"]
+
+    /// Each dataset's dimensions (by name) and its `description` attribute.
+    static let datasetDescriptions: [String: (dimensions: [String], description: String)] = [
+        options: (["option"], "the run's answer options; for samples whose options differ, each position's distinct texts joined by |"),
+        sampleID: (["sample"], "the sample's id in its dataset"),
+        label: (["sample"], "index of the right option, -1 when unknown"),
+        steps: (["sample"], "reasoning steps the problem needs, -1 when unknown"),
+        distractors: (["sample"], "distractor facts in the context, -1 when unknown"),
+        nTokens: (["sample"], "tokens in the prompt"),
+        anchor: (["sample"], "position of the anchor token, whose key the options' queries meet"),
+        tokenIDs: (["sample"], "the prompt's token ids"),
+        sampleOptions: (["sample", "option"], "the sample's own answer options"),
+        sampleOptionIDs: (["sample", "option"], "the token each option is scored at, -1 when unknown"),
+        shotIDs: (["sample"], "ids of the demonstrations before the prompt, newline-separated"),
+        keyPositions: (["sample", "option"], "position of each option's key (geometry mcqa)"),
+        complete: (["sample"], "1 once the row's scores and activations are written; read only rows with 1"),
+        qk: (["sample", "option", "layer", "head"], "QK-score: qk_scale * q(layer, head) at the option's token . k(layer, head's kv_head) at the anchor; NaN until written"),
+        modelLogit: (["sample", "option"], "the model's logit of each option's token after the prompt; NaN until written"),
+        queries: (["sample", "option", "layer", "head", "d_head"], "the query at each option's token (qk_rope says before or after rotary)"),
+        keys: (["sample", "layer", "kv_head", "d_head"], "the key at the anchor (qk_rope says before or after rotary)"),
+        stepsValues: (["steps_values"], "the distinct known steps, ascending: the rows of the by-steps tables"),
+        distractorsValues: (["distractors_values"], "the distinct known distractor counts, ascending: the rows of the by-distractors tables"),
+        accuracy: (["layer", "head"], "each head's accuracy over the complete, labelled rows"),
+        accuracyBySteps: (["steps_values", "layer", "head"], "each head's accuracy per steps value; NaN where no row has it"),
+        accuracyByDistractors: (["distractors_values", "layer", "head"], "each head's accuracy per distractor count; NaN where no row has it"),
+        baselineAccuracy: ([], "the model's own accuracy (its higher option logit) over the complete, labelled rows"),
+        baselineAccuracyBySteps: (["steps_values"], "the model's own accuracy per steps value"),
+        baselineAccuracyByDistractors: (["distractors_values"], "the model's own accuracy per distractor count"),
+        headsComplete: ([], "1 once every /heads table is written"),
+        shardRows: (["sample"], "the whole run's row of each row of this shard"),
+    ]
+
+    /// Writes the dimension scales, attaches them, and gives every dataset its description. All
+    /// of it is metadata written at creation, before the file is renamed into place.
+    private static func describeDatasets(_ file: H5File, _ spec: RunSpec) throws {
+        let shape = spec.shape
+        var scales: [String: H5Dataset] = [:], scalePaths: [String: String] = [:]
+        for (name, size) in zip(dimensionNames, [shape.samples, shape.options, shape.layers, shape.heads, shape.kvHeads, shape.headDim]) {
+            let scale = try file.createDataset("/" + name, element: .scalar(Int32.self), shape: [size],
+                                               storage: .preallocated(fill: H5Fill(Int32(0))))
+            try scale.write((0..<size).map { Int32($0) })
+            try scale.makeDimensionScale(name)
+            try scale.setAttribute("description", "index along the \(name) dimension")
+            scales[name] = scale
+            scalePaths[name] = "/" + name
+        }
+        for (path, name) in [(stepsValues, "steps_values"), (distractorsValues, "distractors_values")] {
+            let scale = try file.openDataset(path)
+            try scale.makeDimensionScale(name)
+            scales[name] = scale
+            scalePaths[name] = path
+        }
+        for (path, entry) in datasetDescriptions where try file.exists(path) {
+            let dataset = try file.openDataset(path)
+            try dataset.setAttribute("description", entry.description)
+            precondition(entry.dimensions.count == dataset.shape.count, "\(path): dimensions do not match its shape")
+            for (index, name) in entry.dimensions.enumerated() where scalePaths[name] != path {
+                try dataset.attach(scales[name]!, toDimension: index)
+            }
+        }
     }
 
     private static func writeShard(_ shard: RunShard, to file: H5File) throws {
@@ -298,6 +376,9 @@ enum RunLayout {
         }
         try file.setAttribute("qk_scale", header.qkScale)
         try file.setAttribute("weights", header.weights)
+        try file.setAttribute("sample_selection", header.sampleSelection)
+        try file.setAttribute("qk_scale_setting", header.qkScaleSetting)
+        try file.setAttribute("option_token_policy", header.optionTokenPolicy)
     }
 
     // MARK: reading
@@ -317,6 +398,9 @@ enum RunLayout {
                 throw RunStoreError(path, "attribute \(name) is \(value), outside 1...\(maxDimension)")
             }
             return Int(value)
+        }
+        func optionalString(_ name: String) throws -> String {
+            try file.hasAttribute(name) ? file.stringAttribute(name) : ""
         }
         let ropeText = try file.stringAttribute("qk_rope")
         guard let rope = QKRope(rawValue: ropeText) else {
@@ -341,9 +425,17 @@ enum RunLayout {
             mcqaKey: try file.hasAttribute("mcqa_key") ? file.stringAttribute("mcqa_key") : "",
             qkRope: rope, qkScale: try file.attribute("qk_scale", as: Float.self),
             threads: try dimension("threads"),
-            weights: try file.hasAttribute("weights") ? file.stringAttribute("weights") : "float32")
+            weights: try file.hasAttribute("weights") ? file.stringAttribute("weights") : "float32",
+            sampleSelection: try optionalString("sample_selection"), qkScaleSetting: try optionalString("qk_scale_setting"),
+            optionTokenPolicy: try optionalString("option_token_policy"))
         guard header.nHeads % header.nKVHeads == 0 else {
             throw RunStoreError(path, "n_heads \(header.nHeads) is not a multiple of n_kv_heads \(header.nKVHeads)")
+        }
+        // qkprobe scales by 1 or by 1/sqrt(d_head); anything else (NaN, 0, a damaged value) would
+        // be misreported as one of the two.
+        let sqrtScale = 1 / Float(header.dHead).squareRoot()
+        guard header.qkScale == 1 || abs(header.qkScale - sqrtScale) <= 1e-6 * sqrtScale else {
+            throw RunStoreError(path, "attribute qk_scale is \(header.qkScale), expected 1 or 1/sqrt(d_head) = \(sqrtScale)")
         }
         return header
     }

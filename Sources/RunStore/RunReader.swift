@@ -25,9 +25,12 @@ public final class RunReader {
     public let shard: RunShard?
     private let datasets: RunLayout.Opened
 
-    public init(url: URL) throws {
+    public convenience init(url: URL) throws {
         let file = try H5File.open(url.path, writable: false)
-        let datasets = try RunLayout.Opened(file)
+        try self.init(url: url, datasets: try RunLayout.Opened(file))
+    }
+
+    init(url: URL, datasets: RunLayout.Opened) throws {
         self.url = url
         self.datasets = datasets
         header = datasets.header
@@ -39,6 +42,16 @@ public final class RunReader {
         complete = try datasets.readComplete()
         qk = try datasets[RunLayout.qk].read()
         modelLogits = try datasets[RunLayout.modelLogit].read()
+        // A complete row holds finite numbers (the model's outputs); NaN or infinity there means a
+        // damaged file, and counting it would report a made-up accuracy.
+        let perSample = shape.scoresPerSample
+        for row in complete.indices where complete[row] {
+            let scoresFinite = qk[row * perSample..<(row + 1) * perSample].allSatisfy(\.isFinite)
+            if !scoresFinite || !modelLogits[row * shape.options..<(row + 1) * shape.options].allSatisfy(\.isFinite) {
+                throw RunStoreError(url.path, "sample \(row) is marked complete but its \(scoresFinite ? RunLayout.modelLogit : RunLayout.qk) "
+                                    + "holds NaN or infinite values (a damaged file)")
+            }
+        }
         stepsValues = try datasets[RunLayout.stepsValues].read(as: Int16.self).map(Int.init)
         distractorsValues = try datasets[RunLayout.distractorsValues].read(as: Int16.self).map(Int.init)
         if try datasets[RunLayout.headsComplete].read(as: UInt8.self) == [1] {

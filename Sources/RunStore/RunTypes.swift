@@ -1,11 +1,7 @@
 // What a run file holds, as Swift values: the header (root attributes), the samples, the shape
 // of the score arrays and the head accuracy tables.
 import Foundation
-
-/// Which query/key vectors the QK-score uses: as projected, or after rotary embedding.
-public enum QKRope: String, Sendable, CaseIterable {
-    case pre, post
-}
+import Probe
 
 /// The root attributes of a run file: what was probed, with what, and how.
 public struct RunHeader: Sendable, Equatable {
@@ -48,6 +44,14 @@ public struct RunHeader: Sendable, Equatable {
     /// How the model kept its weights ("stored" or "float32"); both give the same numbers bit for
     /// bit, so a resume need not match it. Files from before it was recorded read as "float32".
     public var weights: String
+    /// Which rows of the dataset the run holds ("all 1200 rows", "the first 40 rows", "stratified
+    /// sample of 300 over label x steps x distractors, seed 7"); empty in older files.
+    public var sampleSelection: String
+    /// `--scale` as the user named it ("none", "sqrt"); `qkScale` is its factor. Empty in older files.
+    public var qkScaleSetting: String
+    /// How a several-token option became one token ("exact", "first", "last"); the tokens
+    /// themselves are /samples/option_ids. Empty in older files.
+    public var optionTokenPolicy: String
 
     public init(toolVersion: String, created: String = RunHeader.now(), modelName: String, modelPath: String,
                 modelSHA256: String, architecture: String, nLayers: Int, nHeads: Int, nKVHeads: Int,
@@ -55,7 +59,8 @@ public struct RunHeader: Sendable, Equatable {
                 anchorRule: String = "before-cue", answerCue: String = "Answer:", chatTemplate: String = "none",
                 shots: Int = 0, shotsDataset: String = "", shotsSHA256: String = "", shotsSeed: Int = 0,
                 geometry: String = "options", mcqaKey: String = "",
-                qkRope: QKRope, qkScale: Float, threads: Int, weights: String = "stored") {
+                qkRope: QKRope, qkScale: Float, threads: Int, weights: String = "stored",
+                sampleSelection: String = "", qkScaleSetting: String = "", optionTokenPolicy: String = "") {
         self.toolVersion = toolVersion
         self.created = created
         self.modelName = modelName
@@ -82,6 +87,9 @@ public struct RunHeader: Sendable, Equatable {
         self.qkScale = qkScale
         self.threads = threads
         self.weights = weights
+        self.sampleSelection = sampleSelection
+        self.qkScaleSetting = qkScaleSetting
+        self.optionTokenPolicy = optionTokenPolicy
     }
 
     /// The current time in ISO 8601 (UTC), for `created`.

@@ -1,5 +1,6 @@
 import Foundation
 import LogicTasks
+import ModelFormats
 import Reports
 
 /// What a run is expected to show, as `qkprobe verify --expected FILE` reads it. The file is one
@@ -102,9 +103,9 @@ public struct Expectation: Sendable {
         let source = name ?? url.path
         let data: Data
         do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw SelectionError(source, FileManager.default.fileExists(atPath: url.path) ? "cannot be read" : "no such file")
+            data = try RegularFile.contents(of: url, limit: 1 << 28)
+        } catch let error as ModelFormatError {
+            throw SelectionError(source, error.problem)
         }
         try self.init(json: data, source: source)
     }

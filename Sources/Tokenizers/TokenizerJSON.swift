@@ -1,4 +1,5 @@
 import Foundation
+import ModelFormats
 
 extension Tokenizer {
     /// The tokenizer of a Hugging Face model folder: `tokenizer.json`, and `tokenizer_config.json`
@@ -118,7 +119,7 @@ private struct JSONFile {
     func error(_ problem: String) -> TokenizerError { TokenizerError(path, problem) }
 
     func parse() throws -> Any {
-        guard let data = FileManager.default.contents(atPath: path) else { throw error("cannot read the file") }
+        let data = try RegularFile.contents(of: URL(fileURLWithPath: path))
         do {
             return try JSONSerialization.jsonObject(with: data)
         } catch {

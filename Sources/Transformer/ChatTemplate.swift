@@ -83,7 +83,7 @@ public struct ChatTemplate: Sendable, Equatable {
         case .huggingFaceFolder(let url):
             let config = url.appendingPathComponent("tokenizer_config.json")
             source = config.path
-            template = (try? Data(contentsOf: config))
+            template = (try? RegularFile.contents(of: config))
                 .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
                 .flatMap { Self.templateEntry($0["chat_template"]) }
         }

@@ -1,8 +1,9 @@
 /// The keys (after rotary embedding) and values of the tokens run so far, per layer, so that later
 /// tokens attend to them without running them again. A value: copying a cache forks it.
 ///
-/// The probe runs a prompt once, then for each answer option appends the option token, reads what
-/// it needs, and truncates back to the prompt.
+/// Generation appends one token at a time. The probe runs its prompt once with every answer option
+/// as a branch in the same pass (`forward(_:branches:cache:...)`); the branches' keys and values
+/// are never stored here, so the cache holds the prompt alone afterwards.
 public struct KVCache: Sendable {
     /// The tokens whose keys and values are cached, in order.
     public private(set) var tokens: [Int] = []

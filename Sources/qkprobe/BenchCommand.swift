@@ -20,13 +20,12 @@ struct BenchCommand: ParsableCommand {
             the float32 sgemm ideal, and ideal time / pass time is the share of it the pass reaches.
             """)
 
-    @Option(name: .long, help: "A GGUF file or a Hugging Face model folder (default: the default model).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
-    @Option(name: .long, help: "Prompt length in tokens.")
+    @Option(name: .long, parsing: .unconditional, help: "Prompt length in tokens.")
     var tokens = 256
 
-    @Option(name: .long, help: "Timed runs; the median is reported.")
+    @Option(name: .long, parsing: .unconditional, help: "Timed runs; the median is reported.")
     var runs = 5
 
     @Option(help: weightStorageHelp)
@@ -41,8 +40,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also time the stages of the pass (norms, products, attention, ...) over the timed runs.")
     var profile = false
 
-    @Flag(name: .long, help: "Print one JSON object with tokens_per_second and gflops.")
-    var json = false
+    @Option(help: "table, or json for one object with tokens_per_second and gflops.")
+    var format: OutputFormat = .table
 
     func validate() throws {
         guard tokens > 0 else { throw ValidationError("--tokens must be positive") }
@@ -51,7 +50,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let path = try model ?? DefaultModel.resolve().path
+        let path = try modelOptions.resolvedPath()
+        modelOptions.applyThreads()
         let opened = try OpenedModel.open(path: path)
         // Before anything the size of the prompt is allocated.
         guard tokens <= opened.config.contextLength else {
@@ -103,7 +103,7 @@ struct BenchCommand: ParsableCommand {
 
         let flops = transformer.forwardFLOPs(tokens: tokens)
         let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
-        if json {
+        if format == .json {
             var object: [String: Any] = [
                 "model": path, "tokens": tokens, "runs": runs, "seconds": timed,
                 "tokens_per_second": Double(tokens) / timed, "gflops": flops / timed / 1e9,
@@ -131,27 +131,27 @@ struct BenchCommand: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
             return
         }
-        func format(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
-        print("model       \(path) (\(transformer.config.name), \(transformer.weightStorage.rawValue) weights, loaded in \(format(loadSeconds, 2)) s)")
-        print("prompt      \(tokens) tokens, median of \(runs) runs: \(format(timed, 4)) s")
-        print("speed       \(format(Double(tokens) / timed)) tokens/s, \(format(flops / timed / 1e9)) GFLOP/s")
-        print("memory      peak resident \(format(Double(peakBytes) / 1e6, 0)) MB after the timed runs")
+        func fixed(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+        print("model       \(path) (\(transformer.config.name), \(transformer.weightStorage.rawValue) weights, loaded in \(fixed(loadSeconds, 2)) s)")
+        print("prompt      \(tokens) tokens, median of \(runs) runs: \(fixed(timed, 4)) s")
+        print("speed       \(fixed(Double(tokens) / timed)) tokens/s, \(fixed(flops / timed / 1e9)) GFLOP/s")
+        print("memory      peak resident \(fixed(Double(peakBytes) / 1e6, 0)) MB after the timed runs")
         if profile {
             let total = stages.reduce(0) { $0 + $1.seconds }
             let parts = stages.filter { $0.seconds > 0 }.map {
-                "\($0.stage.rawValue) \(format($0.seconds / Double(runs) * 1e3, 2)) ms (\(format(100 * $0.seconds / total, 1))%)"
+                "\($0.stage.rawValue) \(fixed($0.seconds / Double(runs) * 1e3, 2)) ms (\(fixed(100 * $0.seconds / total, 1))%)"
             }
             print("stages      per pass: " + parts.joined(separator: ", "))
         }
         if let float32Median {
-            print("float32     \(format(Double(tokens) / float32Median)) tokens/s (runs alternating): \(transformer.weightStorage.rawValue)/float32 speed \(format(float32Median / timed, 3))")
+            print("float32     \(fixed(Double(tokens) / float32Median)) tokens/s (runs alternating): \(transformer.weightStorage.rawValue)/float32 speed \(fixed(float32Median / timed, 3))")
         }
         if let idealSeconds {
             for product in products {
-                print("  sgemm \(product.shape) x\(product.count): \(format(product.seconds * 1e3, 3)) ms each")
+                print("  sgemm \(product.shape) x\(product.count): \(fixed(product.seconds * 1e3, 3)) ms each")
             }
-            var line = "ideal       float32 sgemm sum \(format(idealSeconds, 4)) s = \(format(Double(tokens) / idealSeconds)) tokens/s; pass reaches \(format(idealSeconds / timed, 3)) of it"
-            if let float32Median { line += " (float32 weights: \(format(idealSeconds / float32Median, 3)))" }
+            var line = "ideal       float32 sgemm sum \(fixed(idealSeconds, 4)) s = \(fixed(Double(tokens) / idealSeconds)) tokens/s; pass reaches \(fixed(idealSeconds / timed, 3)) of it"
+            if let float32Median { line += " (float32 weights: \(fixed(idealSeconds / float32Median, 3)))" }
             print(line)
         }
         print("machine     \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Transformer.threadCount) threads, OpenBLAS kernels \(Transformer.blasKernels)\(pinned.map { " (OPENBLAS_CORETYPE=\($0))" } ?? "")")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogicTasks
+import Pipeline
 
 struct DatasetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,10 +22,10 @@ extension DatasetCommand {
         @Option(help: "Distractor sentences: a number or a range such as 0-5 (within 0-12).")
         var distractors: CountRange = CountRange(0...5)
 
-        @Option(help: "Samples per (steps, distractors) cell; even, so that labels balance exactly.")
+        @Option(parsing: .unconditional, help: "Samples per (steps, distractors) cell; even, so that labels balance exactly.")
         var perCell: Int
 
-        @Option(help: "Seed of the generator.")
+        @Option(parsing: .unconditional, help: "Seed of the generator.")
         var seed: UInt64
 
         @Option(help: "Problem family: \(TaskFamily.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -88,8 +89,8 @@ extension DatasetCommand {
         static let configuration = CommandConfiguration(
             abstract: "Convert a public benchmark (a file or a folder) to prompt JSON Lines.")
 
-        @Option(name: .customLong("from"), help: "Source format: \(SourceFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var format: SourceFormat
+        @Option(name: .customLong("dataset-format"), help: "The benchmark's format: \(SourceFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var datasetFormat: SourceFormat
 
         @Argument(help: "The benchmark file, or a folder to read whole.")
         var path: String
@@ -101,7 +102,9 @@ extension DatasetCommand {
         var force = false
 
         func run() throws {
-            let dataset = try format.datasetFormat.load(URL(fileURLWithPath: path))
+            let input = URL(fileURLWithPath: path)
+            try OutputGuard.ensureNotAnInput(URL(fileURLWithPath: output), inputs: [input])
+            let dataset = try datasetFormat.datasetFormat.load(input)
             try PromptFile.write(dataset.samples, to: URL(fileURLWithPath: output), overwrite: force)
             print("wrote \(dataset.samples.count) samples to \(output)")
         }
@@ -110,18 +113,19 @@ extension DatasetCommand {
     struct Stats: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Count samples by steps × distractors × label.")
 
-        @Argument(help: "A prompt JSON Lines file (or, with --from, a public benchmark).")
+        @Argument(help: "A dataset file or folder: prompt JSON Lines or a public benchmark.")
         var path: String
 
-        @Option(name: .customLong("from"), help: "Input format: \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var format: DatasetFormat = .prompts
+        @Option(name: .customLong("dataset-format"), help: "The dataset's format; auto tells it from the content, as probe does.")
+        var datasetFormat: DatasetFormatChoice = .auto
 
-        @Flag(help: "Print one JSON object instead of a table.")
-        var json = false
+        @Option(help: "table, or json for one JSON object.")
+        var format: OutputFormat = .table
 
         func run() throws {
-            let stats = DatasetStats(try format.load(URL(fileURLWithPath: path)))
-            print(json ? stats.json.serialized : stats.table, terminator: json ? "\n" : "")
+            let url = URL(fileURLWithPath: path)
+            let stats = DatasetStats(try datasetFormat.resolve(for: url).load(url))
+            print(format == .json ? stats.json.serialized : stats.table, terminator: format == .json ? "\n" : "")
         }
     }
 }

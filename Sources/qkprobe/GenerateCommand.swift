@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 import Transformer
 
 struct GenerateCommand: ParsableCommand {
@@ -12,13 +13,12 @@ struct GenerateCommand: ParsableCommand {
             e.g. SmolLM2 and Qwen, with the system message the template adds by default).
             """)
 
-    @Option(name: .long, help: "A GGUF file or a Hugging Face model folder (default: the default model).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .long, help: "The prompt text.")
     var prompt: String
 
-    @Option(name: .long, help: "The most tokens to generate.")
+    @Option(name: .long, parsing: .unconditional, help: "The most tokens to generate.")
     var maxTokens = 64
 
     @Flag(name: .long, help: "Apply the model's chat template to the prompt.")
@@ -30,7 +30,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try LoadedModel(path: model)
+        let loaded = try modelOptions.load()
         let tokenizer = loaded.tokenizer
         var stopTokens = Set([tokenizer.eosTokenID].compactMap { $0 })
         let ids: [Int]

@@ -27,7 +27,7 @@ struct HeadsCommand: ParsableCommand {
     @Option(help: "Break accuracy down by steps or distractors.")
     var by: Grouping?
 
-    @Option(help: "How many heads to list.")
+    @Option(parsing: .unconditional, help: "How many heads to list.")
     var top = 10
 
     @Option(help: "table, csv, markdown or json.")
@@ -57,30 +57,32 @@ struct PlotCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "The SVG file to write.")
     var output: String
 
-    @Option(help: "Heads to draw in the by-steps panel.")
+    @Option(parsing: .unconditional, help: "Heads to draw in the by-steps panel.")
     var top = 5
 
+    @Flag(help: "Overwrite the SVG file if it exists (never the run file).")
+    var force = false
+
     @OptionGroup var permutation: PermutationOptions
+
+    func validate() throws {
+        if top < 0 { throw ValidationError("--top must not be negative") }
+    }
 
     func run() throws {
         let report = HeadReport(run: try RunReader(url: URL(fileURLWithPath: runFile)),
                                 permutations: permutation.permutations, seed: permutation.seed)
-        let url = URL(fileURLWithPath: output)
-        do {
-            try Data(report.heatmapSVG(topHeads: top).utf8).write(to: url, options: .atomic)
-        } catch {
-            throw ProbeCommandError("\(url.path): cannot write: \((error as NSError).localizedDescription)")
-        }
-        print("wrote \(url.path)")
+        try OutputFile.write(report.heatmapSVG(topHeads: top), to: output, overwrite: force, protecting: [runFile])
+        print("wrote \(output)")
     }
 }
 
 /// The label-permutation test of the best head, shared by the commands that report it.
 struct PermutationOptions: ParsableArguments {
-    @Option(help: "Label permutations for the family-wise p of the best head (at least 100; recorded in the report).")
+    @Option(parsing: .unconditional, help: "Label permutations for the family-wise p of the best head (at least 100; recorded in the report).")
     var permutations = HeadStatistics.defaultPermutations
 
-    @Option(help: "Seed of the label permutations (recorded in the report).")
+    @Option(parsing: .unconditional, help: "Seed of the label permutations (recorded in the report).")
     var seed: UInt64 = 0
 
     func validate() throws {

@@ -9,16 +9,14 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Show a model's architecture, hyper-parameters, tensors, tokenizer and sha256.")
 
-    @Option(help: "A GGUF file or a Hugging Face model folder (default: the default model).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
-    @Flag(help: "Print exactly one JSON object instead of a table.")
-    var json = false
+    @Option(help: "table, or json for exactly one JSON object.")
+    var format: OutputFormat = .table
 
     func run() throws {
-        let path = try model ?? DefaultModel.resolve().path
-        let report = try ModelReport(path: path)
-        if json {
+        let report = try ModelReport(path: try modelOptions.resolvedPath())
+        if format == .json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
@@ -28,7 +26,7 @@ struct InspectCommand: ParsableCommand {
     }
 }
 
-/// What `inspect` says about a model; its coding keys are the `--json` field names.
+/// What `inspect` says about a model; its coding keys are the `--format json` field names.
 struct ModelReport: Encodable {
     /// How the model's text is tokenized, as its own files name it.
     struct TokenizerKind: Encodable {
@@ -113,8 +111,8 @@ struct ModelReport: Encodable {
     /// The model and pre-tokenizer types named in a tokenizer.json.
     private static func tokenizerKind(_ url: URL?) throws -> TokenizerKind {
         guard let url else { return TokenizerKind(source: "none") }
-        guard let data = try? Data(contentsOf: url),
-              let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        let data = try RegularFile.contents(of: url)
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelFormatError(url.path, "not a JSON object")
         }
         let model = object["model"] as? [String: Any]

@@ -1,13 +1,13 @@
 import ArgumentParser
 import Foundation
 import LogicTasks
-import ModelFormats
+import Pipeline
 import Probe
 import Reports
 import RunStore
 import Transformer
 
-extension RotaryChoice: ExpressibleByArgument {}
+extension QKRope: ExpressibleByArgument {}
 extension ScoreScale: ExpressibleByArgument {}
 extension OptionTokenPolicy: ExpressibleByArgument {}
 extension AnchorRule: ExpressibleByArgument {}
@@ -18,12 +18,15 @@ enum GeometryChoice: String, CaseIterable, ExpressibleByArgument {
     case options, mcqa
 }
 
-/// `--format auto` or a named dataset format.
+/// `--dataset-format auto` or a named dataset format.
 enum DatasetFormatChoice: String, CaseIterable, ExpressibleByArgument {
     case auto, prompts, pararule, multilogieval, prontoqa, multiplechoice
 
+    /// nil for auto: the format is told from the content.
+    var format: DatasetFormat? { self == .auto ? nil : DatasetFormat(rawValue: rawValue)! }
+
     func resolve(for url: URL) throws -> DatasetFormat {
-        self == .auto ? try DatasetFormat.detect(url) : DatasetFormat(rawValue: rawValue)!
+        try format ?? DatasetFormat.detect(url)
     }
 }
 
@@ -39,17 +42,17 @@ struct ProbeCommand: ParsableCommand {
             q(l, h)·k(l, h / (H / Hkv)) and picks the higher score (the first option on a tie).
 
             Rows are written to the HDF5 run file as they finish; a killed run keeps every finished row \
-            and --resume completes it to the same result.
+            and --resume completes it to the same result. SIGINT or SIGTERM stops the run at once and \
+            says how many rows are complete. The work itself is the library's `ProbePipeline`.
             """)
 
-    @Option(help: "A GGUF file or a Hugging Face model folder (default: the default model).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: "The dataset: a file or a folder.")
     var dataset: String
 
-    @Option(help: "The dataset's format; auto tells it from the content.")
-    var format: DatasetFormatChoice = .auto
+    @Option(name: .customLong("dataset-format"), help: "The dataset's format; auto tells it from the content.")
+    var datasetFormat: DatasetFormatChoice = .auto
 
     @Option(help: "A template file with {context} and {question} (default: \"{context}\\nQuestion: {question}\\nAnswer:\"; plain prompts are used as they are).")
     var template: String?
@@ -65,13 +68,13 @@ struct ProbeCommand: ParsableCommand {
     @Flag(help: "Wrap each prompt in the model's chat template (ChatML, Llama 3, Mistral, Gemma): demonstrations, problem and cue are the user's message; the options follow the assistant's turn.")
     var chat = false
 
-    @Option(help: "Put K solved demonstrations before each prompt, label-balanced, never the sample itself (needs --shots-from).")
+    @Option(parsing: .unconditional, help: "Put K solved demonstrations before each prompt, label-balanced, never the sample itself (needs --shots-from).")
     var shots = 0
 
     @Option(name: .customLong("shots-from"), help: "The dataset the demonstrations are drawn from (format detected).")
     var shotsFrom: String?
 
-    @Option(help: "Seed of the demonstrations' draw (each sample's draw depends on the seed and its id only).")
+    @Option(parsing: .unconditional, help: "Seed of --sample and of the demonstrations' draw (each sample's draw depends on the seed and its id only).")
     var seed = 0
 
     @Option(help: "options: q at each option token . k at the anchor (arXiv 2502.17017); mcqa: q at the last token . k at each option's line \"A. ...\" (arXiv 2410.02343).")
@@ -84,7 +87,7 @@ struct ProbeCommand: ParsableCommand {
     var output: String
 
     @Option(help: "q and k before (pre, the paper's choice) or after (post) rotary embedding.")
-    var rope: RotaryChoice = .pre
+    var rope: QKRope = .pre
 
     @Option(help: "Scale the dot product: none, or sqrt for 1/sqrt(d_head) as attention does.")
     var scale: ScoreScale = .none
@@ -92,21 +95,21 @@ struct ProbeCommand: ParsableCommand {
     @Flag(help: "Also store the option queries [N, O, L, H, Dh] and anchor keys [N, L, Hkv, Dh].")
     var saveActivations = false
 
-    @Option(help: "Probe only the first N samples.")
+    @Option(parsing: .unconditional, help: "Probe only the first N samples (warns when they all have one label; --sample is usually better).")
     var limit: Int?
+
+    @Option(parsing: .unconditional, help: "Probe a stratified random sample of N samples: proportional over label x steps x distractors and the source's own groups, seeded by --seed, recorded in the run.")
+    var sample: Int?
 
     @Option(help: ArgumentHelp("Probe only shard I of N: rows I-1, I-1+N, I-1+2N, ... of the run; qkprobe merge joins the shards.", valueName: "I/N"),
             transform: { try Shard(parsing: $0) })
     var shard: Shard?
 
-    @Flag(help: "Continue the run in an existing output file (it must have been made with the same settings).")
+    @Flag(help: "Continue the run in the output file (made with the same settings); a missing file starts a new run, and says so.")
     var resume = false
 
-    @Flag(help: "Replace an existing output file.")
+    @Flag(help: "Replace an existing output file (never one of the inputs).")
     var force = false
-
-    @Option(help: "Threads to share the work over (default: every core; with --resume, the run's own). Recorded in the run.")
-    var threads: Int?
 
     @Option(help: weightStorageHelp)
     var weights: WeightStorage = .stored
@@ -114,127 +117,75 @@ struct ProbeCommand: ParsableCommand {
     @Option(name: .customLong("option-token"), help: "For an option that is several tokens: exact (error), first or last token.")
     var optionToken: OptionTokenPolicy = .exact
 
-    @Option(help: "Heads to list at the end.")
+    @Option(parsing: .unconditional, help: "Heads to list at the end.")
     var top = 10
 
-    @Flag(help: "Print a JSON summary object at the end instead of the table.")
-    var json = false
+    @Option(help: "table, or json for one summary object.")
+    var format: OutputFormat = .table
 
     func validate() throws {
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, not \(limit)") }
+        if top < 0 { throw ValidationError("--top must not be negative") }
+        if let sample, sample < 1 { throw ValidationError("--sample must be at least 1, not \(sample)") }
+        if limit != nil && sample != nil { throw ValidationError("--limit and --sample exclude each other") }
         if answerCue.isEmpty { throw ValidationError("--answer-cue must not be empty") }
         if shots < 0 { throw ValidationError("--shots must not be negative") }
-        if geometry == .mcqa && saveActivations {
-            throw ValidationError("--save-activations is not available with --geometry mcqa (its keys are per option)")
-        }
         if seed < 0 { throw ValidationError("--seed must not be negative") }
         if shots > 0 && shotsFrom == nil { throw ValidationError("--shots needs --shots-from FILE") }
         if shots == 0 && shotsFrom != nil { throw ValidationError("--shots-from needs --shots K") }
+        if geometry == .mcqa && saveActivations {
+            throw ValidationError("--save-activations is not available with --geometry mcqa (its keys are per option)")
+        }
     }
 
     func run() throws {
-        let datasetURL = URL(fileURLWithPath: dataset)
-        let loadedDataset = try format.resolve(for: datasetURL).load(datasetURL)
-        let wholeRun = Array(loadedDataset.samples.prefix(limit ?? .max))
-        let runShard = try shard.map { try RunShard(shard: $0, totalRows: wholeRun.count, datasetRows: loadedDataset.samples.count) }
-        let samples = runShard.map { $0.rows.map { wholeRun[$0] } } ?? wholeRun
-        let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0), cue: answerCue) }
-        let anchorRule = anchor ?? (promptTemplate?.marksAnchor == true ? .marked : .beforeCue)
-        var fewShot: FewShot?
-        var shotsName = "", shotsDigest = ""
-        if shots > 0, let shotsFrom {
-            let shotsURL = URL(fileURLWithPath: shotsFrom)
-            let pool = try DatasetFormatChoice.auto.resolve(for: shotsURL).load(shotsURL)
-            fewShot = try FewShot(pool: pool.samples, count: shots, seed: UInt64(seed), source: shotsURL.path)
-            shotsName = pool.name
-            shotsDigest = try datasetDigest(shotsURL)
-        }
-
         let outputURL = URL(fileURLWithPath: output)
-        let loaded = try LoadedModel(path: model, storage: weights)
-        // A resume reproduces the first run bit for bit only with its thread count, so it is the default.
-        if let threads = threads ?? resumedThreadCount(outputURL) { Transformer.setThreadCount(threads) }
-        let config = loaded.transformer.config
-        let chatTemplate = try chat ? ChatTemplate(model: loaded.opened) : nil
-        let settings = PromptSettings(template: promptTemplate, anchorRule: anchorRule, answerCue: answerCue,
-                                      optionPolicy: optionToken, chat: chatTemplate, fewShot: fewShot,
-                                      geometry: geometry == .mcqa ? .multipleChoice(mcqaKey) : .options)
-        if rope == .post, !loaded.transformer.capabilities.hasRotaryEmbedding {
-            throw ProbeError("\(loaded.path): \(config.architecture) has no rotary embedding (learned positions), so there is no post-rotary q and k; use --rope pre")
-        }
-        let prepared = try samples.map { sample in
-            let prepared = try PreparedSample(sample, settings: settings, tokenizer: loaded.tokenizer)
-            // The options take a position each in the pass (as branches, side by side).
-            guard prepared.tokenIDs.count + prepared.optionIDs.count <= config.contextLength else {
-                throw ProbeError("sample \(sample.id): \(prepared.tokenIDs.count) prompt tokens and \(prepared.optionIDs.count) options exceed the model's context of \(config.contextLength)")
+        let interrupt = InterruptReport(output: outputURL.path)
+        let datasetURL = URL(fileURLWithPath: dataset)
+        let modelPath = try modelOptions.resolvedPath()
+        let shotsURL = shotsFrom.map { URL(fileURLWithPath: $0) }
+        try OutputGuard.ensureNotAnInput(outputURL, inputs: [datasetURL, URL(fileURLWithPath: modelPath)]
+                                         + [template, shotsFrom].compactMap { $0.map { URL(fileURLWithPath: $0) } })
+        let settings = ProbeSettings(
+            rope: rope, scale: scale,
+            template: try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0), cue: answerCue) },
+            anchorRule: anchor, answerCue: answerCue, chat: chat, shots: shots, shotsFrom: shotsURL, seed: seed,
+            geometry: geometry == .mcqa ? .multipleChoice(mcqaKey) : .options,
+            optionToken: optionToken, saveActivations: saveActivations, limit: limit, sample: sample, shard: shard, threads: modelOptions.threads)
+        let model = try LoadedModel(path: modelPath, storage: weights)
+        let pipeline = try ProbePipeline(model: model, dataset: datasetURL, format: datasetFormat.format, settings: settings)
+        for warning in pipeline.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+
+        var bar: Progress?
+        let outcome = try pipeline.run(output: outputURL, ifExists: resume ? .resume : force ? .overwrite : .refuse) { state in
+            interrupt.update(state)
+            if bar == nil {
+                if resume && state.createdFile {
+                    FileHandle.standardError.write(Data("probe: \(outputURL.path) did not exist, so --resume started a new run\n".utf8))
+                }
+                bar = Progress(total: state.total, alreadyDone: state.complete)
+            } else {
+                bar?.advance()
             }
-            return prepared
         }
+        interrupt.finished()
 
-        let header = RunHeader(
-            toolVersion: QKProbe.configuration.version, modelName: config.name, modelPath: loaded.path,
-            modelSHA256: try loaded.opened.location.sha256(), architecture: config.architecture.rawValue,
-            nLayers: config.nLayers, nHeads: config.nHeads, nKVHeads: config.nKVHeads, dHead: config.dHead,
-            datasetName: loadedDataset.name, datasetSHA256: try datasetDigest(datasetURL),
-            template: promptTemplate?.text ?? (wholeRun.first?.prompt != nil ? "{prompt}" : PromptTemplate.defaultText),
-            anchorRule: geometry == .mcqa ? "last-token" : anchorRule.rawValue, answerCue: answerCue, chatTemplate: chatTemplate?.family.rawValue ?? "none",
-            shots: shots, shotsDataset: shotsName, shotsSHA256: shotsDigest, shotsSeed: seed,
-            geometry: geometry.rawValue, mcqaKey: geometry == .mcqa ? mcqaKey.rawValue : "",
-            qkRope: rope == .pre ? .pre : .post, qkScale: scale.factor(dHead: config.dHead),
-            threads: Transformer.threadCount, weights: loaded.transformer.weightStorage.rawValue)
-        let spec = RunSpec(
-            header: header, options: LogicDataset.sharedOptions(samples.map(\.options)),
-            samples: zip(samples, prepared).map { sample, prepared in
-                SampleInfo(id: sample.id, label: sample.label ?? -1, steps: sample.steps ?? -1,
-                           distractors: sample.distractors ?? -1, tokenIDs: prepared.tokenIDs.map(Int32.init),
-                           anchor: prepared.anchor, options: sample.options, optionIDs: prepared.optionIDs.map(Int32.init),
-                           shotIDs: prepared.shotIDs, keyPositions: prepared.keyPositions.map(Int32.init))
-            },
-            saveActivations: saveActivations, shard: runShard)
-
-        let run = try RunFile.open(at: outputURL, spec: spec, ifExists: resume ? .resume : force ? .overwrite : .refuse)
-        let pending = run.pendingRows
-        let prober = QKProber(model: loaded.transformer, rotary: rope, scale: scale)
-        var progress = Progress(total: samples.count, alreadyDone: samples.count - pending.count)
-        for row in pending {
-            let scores = try prober.score(prepared[row])
-            try run.write(row: row, qk: scores.qk, modelLogits: scores.modelLogits,
-                          queries: saveActivations ? scores.queries : nil, keys: saveActivations ? scores.keys : nil)
-            progress.advance()
-        }
-        try run.close()
-
-        // Tables come from the file, so a resumed run counts the rows of earlier processes too.
-        let report = HeadReport(run: try RunReader(url: outputURL))
-        let finished = try RunFile.open(at: outputURL, spec: spec, ifExists: .resume)
-        try finished.writeHeadTables(HeadTables(report.tables, stepsValues: finished.stepsValues,
-                                                distractorsValues: finished.distractorsValues))
-        try finished.close()
-
-        if json {
+        switch format {
+        case .json:
             let summary = ProbeSummary(
-                output: outputURL.path, samples: samples.count, computed: pending.count,
-                seconds: progress.elapsed, samplesPerSecond: progress.rate, report: report, top: top)
+                output: outputURL.path, samples: outcome.samples, computed: outcome.computed,
+                seconds: outcome.seconds, samplesPerSecond: outcome.samplesPerSecond, report: outcome.report, top: top)
             print(try summary.jsonString())
-        } else {
-            print(report.render(.table, top: top), terminator: "")
-            print("wrote \(outputURL.path): \(pending.count) samples computed, \(samples.count - pending.count) resumed, "
-                  + String(format: "%.2f samples/s", progress.rate))
+        case .table:
+            print(outcome.report.render(.table, top: top), terminator: "")
+            print("wrote \(outputURL.path): \(outcome.computed) samples computed, \(outcome.samples - outcome.computed) resumed, "
+                  + String(format: "%.2f samples/s", outcome.samplesPerSecond))
         }
     }
 }
 
-extension ProbeCommand {
-    /// The thread count recorded in the run being resumed, if there is one.
-    private func resumedThreadCount(_ url: URL) -> Int? {
-        guard resume, FileManager.default.fileExists(atPath: url.path) else { return nil }
-        return try? RunReader(url: url).header.threads
-    }
-}
-
-/// The `--json` summary of `qkprobe probe`.
+/// The `--format json` summary of `qkprobe probe`.
 struct ProbeSummary: Encodable {
     struct Head: Encodable {
         let name: String
@@ -274,20 +225,3 @@ struct ProbeSummary: Encodable {
     }
 }
 
-/// The SHA-256 of a dataset file; for a folder, of the `sha256sum`-style listing of its files
-/// (relative paths in byte order), so renaming or editing any file changes it.
-func datasetDigest(_ url: URL) throws -> String {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-        return try FileDigest.sha256(of: url)
-    }
-    let root = url.standardizedFileURL.path
-    let files = (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? [])
-        .filter { path in
-            var directory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &directory) && !directory.boolValue
-        }
-        .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-    let listing = try files.map { "\(try FileDigest.sha256(of: URL(fileURLWithPath: root + "/" + $0)))  \($0)\n" }.joined()
-    return Data(listing.utf8).withUnsafeBytes { FileDigest.sha256(of: $0) }
-}

@@ -36,14 +36,14 @@ struct SelectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A run to test the chosen heads on (repeat for several).", valueName: "RUN.h5"))
     var test: [String] = []
 
-    @Option(help: "How many of the best heads to report and to ensemble.")
+    @Option(parsing: .unconditional, help: "How many of the best heads to report and to ensemble.")
     var topK = 3
 
-    @Option(help: ArgumentHelp("Split the calibration run: this share of each label's rows calibrates, the rest is held out.",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Split the calibration run: this share of each label's rows calibrates, the rest is held out.",
                                valueName: "FRACTION"))
     var split: Double?
 
-    @Option(help: "Seed of --split (default 0).")
+    @Option(parsing: .unconditional, help: "Seed of --split (default 0).")
     var seed: UInt64?
 
     @Option(help: "table, csv, markdown or json (default: from the --output extension .json/.csv/.md, else table).")
@@ -75,7 +75,7 @@ struct SelectCommand: ParsableCommand {
         let selection = try HeadSelection(calibration: calibrationRuns, test: testRuns, topK: topK, split: settings)
         let report = selection.render(reportFormat)
         if let output {
-            try ReportFile.write(report, to: output, overwrite: force, protecting: calibration + test)
+            try OutputFile.write(report, to: output, overwrite: force, protecting: calibration + test)
         } else {
             print(report, terminator: "")
         }
@@ -88,36 +88,6 @@ struct SelectCommand: ParsableCommand {
         case "csv": return .csv
         case "md", "markdown": return .markdown
         default: return .table
-        }
-    }
-}
-
-/// Writing a report next to run files without ever replacing one.
-enum ReportFile {
-    struct Refusal: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    /// The first bytes of every HDF5 file.
-    private static let hdf5Signature = Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A])
-
-    static func write(_ text: String, to path: String, overwrite: Bool, protecting inputs: [String]) throws {
-        let url = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath()
-        if inputs.contains(where: { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath() == url }) {
-            throw Refusal(description: "\(path): is one of the input runs; write the report to another file")
-        }
-        if FileManager.default.fileExists(atPath: url.path) {
-            let head = FileHandle(forReadingAtPath: url.path).map { handle in
-                defer { try? handle.close() }
-                return handle.readData(ofLength: hdf5Signature.count)
-            }
-            if head == hdf5Signature { throw Refusal(description: "\(path): is an HDF5 file; a report never replaces one") }
-            guard overwrite else { throw Refusal(description: "\(path): already exists (pass --force to replace it)") }
-        }
-        do {
-            try Data(text.utf8).write(to: url, options: .atomic)
-        } catch {
-            throw Refusal(description: "\(path): cannot be written (\((error as NSError).localizedDescription))")
         }
     }
 }

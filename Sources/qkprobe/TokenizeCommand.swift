@@ -9,14 +9,13 @@ struct TokenizeCommand: ParsableCommand {
         abstract: "Show the tokens a model's tokenizer makes of a text.",
         discussion: """
             Prints one line per token: its position, id, vocabulary spelling (byte-level BPE writes a space as Ġ and a newline as Ċ; SentencePiece a space as ▁) \
-            and the bytes of the text it covers. With --json, prints one JSON object {"ids": [...], "tokens": [...]}.
+            and the bytes of the text it covers. With --format json, prints one JSON object {"ids": [...], "tokens": [...]}.
             """)
 
-    @Option(name: .long, help: "A GGUF file or a folder with tokenizer.json (default: the default model).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
-    @Flag(name: .long, help: "Print one JSON object with the ids and the tokens' vocabulary spellings.")
-    var json = false
+    @Option(help: "table, or json for one object with the ids and the tokens' vocabulary spellings.")
+    var format: OutputFormat = .table
 
     @Flag(name: .long, help: "Do not add the special tokens the model adds around a text (such as BOS).")
     var noSpecial = false
@@ -25,14 +24,12 @@ struct TokenizeCommand: ParsableCommand {
     var text: String
 
     func run() throws {
-        let path = try model ?? DefaultModel.resolve().path
+        let path = try modelOptions.resolvedPath()
         let tokenizer = try Tokenizer(modelPath: path)
         let (ids, offsets) = tokenizer.encodeWithOffsets(text, addSpecialTokens: !noSpecial)
         let tokens = ids.map { tokenizer.tokenString($0) ?? "" }
-        if json {
-            let object: [String: Any] = ["ids": ids, "tokens": tokens]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+        if format == .json {
+            try printJSON(["ids": ids, "tokens": tokens])
             return
         }
         let bytes = Array(text.utf8)

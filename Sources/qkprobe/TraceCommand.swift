@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 import RunStore
 import Transformer
 
@@ -15,8 +16,7 @@ struct TraceCommand: ParsableCommand {
             ([pos, head, d_head], [pos, d_model] or [head, query pos, key pos]) in an HDF5 file.
             """)
 
-    @Option(name: .long, help: "A GGUF file or a Hugging Face model folder (default: the default model).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .long, help: "The prompt text.")
     var prompt: String
@@ -24,14 +24,14 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .customLong("hook"), help: "A hook name or pattern to capture (repeatable).")
     var hooks: [String] = []
 
-    @Option(name: .long, help: "How many of the most likely next tokens to show.")
+    @Option(name: .long, parsing: .unconditional, help: "How many of the most likely next tokens to show.")
     var topK = 10
 
     @Option(name: .long, help: "Write the captured hooks to this HDF5 file.")
     var output: String?
 
-    @Flag(name: .long, help: #"Print one JSON object {"ids": [...], "top": [{"id", "token", "logit"}, ...]}."#)
-    var json = false
+    @Option(help: #"table, or json for one object {"ids": [...], "top": [{"id", "token", "logit"}, ...]}."#)
+    var format: OutputFormat = .table
 
     func validate() throws {
         guard !prompt.isEmpty else { throw ValidationError("--prompt is empty") }
@@ -40,7 +40,10 @@ struct TraceCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try LoadedModel(path: model)
+        if let output {
+            try OutputGuard.ensureNotAnInput(URL(fileURLWithPath: output), inputs: [URL(fileURLWithPath: try modelOptions.resolvedPath())])
+        }
+        let loaded = try modelOptions.load()
         let transformer = loaded.transformer
         let ids = loaded.tokenizer.encode(prompt)
         let captured = try transformer.hooks(matching: hooks)
@@ -61,13 +64,11 @@ struct TraceCommand: ParsableCommand {
                                     "n_kv_heads": [config.nKVHeads], "d_head": [config.dHead]])
         }
 
-        if json {
-            let object: [String: Any] = [
+        if format == .json {
+            try printJSON([
                 "ids": ids,
                 "top": top.map { ["id": $0, "token": loaded.text(of: $0), "logit": Double(logits[$0])] as [String: Any] },
-            ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            ] as [String: Any])
             return
         }
         print("tokens (\(ids.count)):")

@@ -38,7 +38,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The expectations.", valueName: "EXPECTED.json"))
     var expected: String
 
-    @Option(help: "How far an accuracy may differ from the expected one (a fraction).")
+    @Option(parsing: .unconditional, help: "How far an accuracy may differ from the expected one (a fraction).")
     var tolerance = 0.02
 
     func validate() throws {

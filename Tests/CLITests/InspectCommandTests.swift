@@ -5,10 +5,10 @@ import XCTest
 
 final class InspectCommandTests: XCTestCase {
     private func inspectJSON(_ arguments: [String]) throws -> [String: Any] {
-        let result = try CLI.run(["inspect", "--json"] + arguments)
+        let result = try CLI.run(["inspect", "--format", "json"] + arguments)
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "--json prints one line: \(result.stdout)")
+        XCTAssertEqual(lines.count, 1, "--format json prints one line: \(result.stdout)")
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LogicTasks
 import Reports
 import RunStore
 import XCTest
@@ -49,7 +50,7 @@ final class ProbeCommandTests: XCTestCase {
         for rule in ["before-cue", "question-end"] {
             let output = directory.appendingPathComponent("run-\(rule).h5")
             let result = try CLI.run(["probe", "--dataset", mixedSamples.path, "-o", output.path, "--anchor", rule,
-                                      "--save-activations", "--json"])
+                                      "--save-activations", "--format", "json"])
             XCTAssertEqual(result.status, 0, result.stderr)
             let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
             XCTAssertEqual(summary["samples"] as? Int, lines.count)
@@ -158,6 +159,35 @@ final class ProbeCommandTests: XCTestCase {
         XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
         let refused = try CLI.run(["probe", "--dataset", task.path, "--geometry", "mcqa", "--save-activations", "-o", directory.appendingPathComponent("x.h5").path])
         XCTAssertNotEqual(refused.status, 0)
+    }
+
+    /// `--sample` takes the library's seeded stratified sample and records it; `--limit` keeps
+    /// the first rows and warns when they all carry one label.
+    func testSampleIsStratifiedSeededAndRecordedAndLimitWarns() throws {
+        let output = directory.appendingPathComponent("sample.h5")
+        let result = try CLI.run(["probe", "--dataset", calibrationSet, "-o", output.path, "--sample", "6", "--seed", "9"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let run = try RunReader(url: output)
+        XCTAssertEqual(run.header.sampleSelection, "stratified sample of 6 over label x steps x distractors x family, seed 9")
+        XCTAssertEqual(run.header.qkScaleSetting, "none")
+        XCTAssertEqual(run.header.optionTokenPolicy, "exact")
+        let dataset = try DatasetFormat.prompts.load(URL(fileURLWithPath: calibrationSet))
+        let chosen = dataset.stratifiedSample(6, seed: 9).indices.map { dataset.samples[$0].id }
+        XCTAssertEqual(run.samples.map(\.id), chosen)
+        XCTAssertNotEqual(chosen, dataset.samples.prefix(6).map(\.id))
+
+        let lines = ["{\"id\":\"a\",\"prompt\":\"Max is red. Is Max red?\\nAnswer:\",\"options\":[\" True\",\" False\"],\"label\":0}",
+                     "{\"id\":\"b\",\"prompt\":\"Max is red. Is Max red?\\nAnswer:\",\"options\":[\" True\",\" False\"],\"label\":0}",
+                     "{\"id\":\"c\",\"prompt\":\"Max is red. Is Max blue?\\nAnswer:\",\"options\":[\" True\",\" False\"],\"label\":1}"]
+        let oneLabelFirst = directory.appendingPathComponent("one-label-first.jsonl")
+        try Data(lines.joined(separator: "\n").utf8).write(to: oneLabelFirst)
+        let limited = try CLI.run(["probe", "--dataset", oneLabelFirst.path, "-o", directory.appendingPathComponent("l.h5").path, "--limit", "2"])
+        XCTAssertEqual(limited.status, 0, limited.stderr)
+        XCTAssertTrue(limited.stderr.contains("warning: \(oneLabelFirst.path): the first 2 samples all have the label \" True\""), limited.stderr)
+        XCTAssertEqual(try RunReader(url: directory.appendingPathComponent("l.h5")).header.sampleSelection, "the first 2 rows")
+        let both = try CLI.run(["probe", "--dataset", oneLabelFirst.path, "-o", directory.appendingPathComponent("x.h5").path, "--limit", "2", "--sample", "2"])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.stderr.contains("--limit and --sample exclude each other"), both.stderr)
     }
 
     func testKilledRunsResumeToTheUninterruptedResult() throws {
@@ -300,7 +330,7 @@ final class ProbeCommandTests: XCTestCase {
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: probeFixtures.appendingPathComponent("probe-reference.json")))
         for (line, expected) in zip(lines, reference.samples).prefix(3) {
             let prompt = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["prompt"] as? String)
-            let result = try CLI.run(["tokenize", "--json", prompt])
+            let result = try CLI.run(["tokenize", "--format", "json", prompt])
             XCTAssertEqual(result.status, 0, result.stderr)
             let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
             XCTAssertEqual(object["ids"] as? [Int], expected.token_ids)

@@ -44,7 +44,7 @@ final class RuntimeCommandTests: XCTestCase {
 
     func testTraceJSONMatchesTransformers() throws {
         let reference = try Reference("smollm2")
-        let result = try CLI.run(["trace", "--json", "--prompt", "The capital of France is", "--top-k", "5"])
+        let result = try CLI.run(["trace", "--format", "json", "--prompt", "The capital of France is", "--top-k", "5"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout.split(separator: "\n").count, 1)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -65,7 +65,7 @@ final class RuntimeCommandTests: XCTestCase {
     func testTraceOfATinyGGUFModel() throws {
         let reference = try Reference("tiny-llama")
         let model = Self.fixtures.appendingPathComponent("tiny-llama/model.gguf").path
-        let result = try CLI.run(["trace", "--json", "--model", model, "--prompt", Self.tinyPrompt, "--top-k", "1"])
+        let result = try CLI.run(["trace", "--format", "json", "--model", model, "--prompt", Self.tinyPrompt, "--top-k", "1"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let ids = try reference.ints("p1.ids")
@@ -145,7 +145,7 @@ final class RuntimeCommandTests: XCTestCase {
 
     func testBenchJSON() throws {
         let model = Self.fixtures.appendingPathComponent("tiny-qwen3").path
-        let result = try CLI.run(["bench", "--model", model, "--tokens", "16", "--runs", "1", "--json"])
+        let result = try CLI.run(["bench", "--model", model, "--tokens", "16", "--runs", "1", "--format", "json"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(json["tokens"] as? Int, 16)

@@ -65,7 +65,7 @@ final class SelectCommandTests: XCTestCase {
 
         let ontoInput = try CLI.run(["select", "--calibration", a, "--test", b, "--output", b, "--force", "--top-k", "2"])
         XCTAssertNotEqual(ontoInput.status, 0)
-        XCTAssertEqual(ontoInput.stderr, "Error: \(b!): is one of the input runs; write the report to another file\n")
+        XCTAssertEqual(ontoInput.stderr, "Error: \(b!): is an input of this command (\(b!)); write to another file\n")
         let otherRun = directory.appendingPathComponent("C.h5").path
         try FileManager.default.copyItem(atPath: b, toPath: otherRun)
         let ontoRun = try CLI.run(["select", "--calibration", a, "--output", otherRun, "--force", "--top-k", "2"])

@@ -98,7 +98,7 @@ final class PublicFormatFixtureTests: XCTestCase {
     }
 }
 
-/// The real benchmark files, read where CI keeps them (../shared beside the clone).
+/// The real benchmark files, found through `publicDatasets` (skipped where they are absent).
 final class PublicDatasetTests: XCTestCase {
     func testParaRulePlusDepthsTwoToFive() throws {
         var total = 0

@@ -70,8 +70,8 @@ final class ProbeReferenceTests: XCTestCase {
     func testScoresAndModelLogitsMatchTransformers() throws {
         let model = try Self.model.get()
         let reference = try reference()
-        for rotary in RotaryChoice.allCases {
-            let prober = QKProber(model: model, rotary: rotary, scale: .none)
+        for rotary in QKRope.allCases {
+            let prober = QKProber(model: model, rope: rotary, scale: .none)
             var worst: Float = 0
             for expected in reference.samples {
                 let scores = try prober.score(PreparedSample(tokenIDs: expected.token_ids, anchor: expected.anchor,
@@ -97,7 +97,7 @@ final class ProbeReferenceTests: XCTestCase {
 
     /// The question-end rule (the anchor before the paper's was adopted) against the same reference.
     func testQuestionEndScoresMatchTransformers() throws {
-        let prober = QKProber(model: try Self.model.get(), rotary: .pre, scale: .none)
+        let prober = QKProber(model: try Self.model.get(), rope: .pre, scale: .none)
         let reference = try reference()
         var differentAnchors = 0
         for expected in reference.samples {
@@ -121,8 +121,8 @@ final class ProbeReferenceTests: XCTestCase {
         let model = try Self.model.get()
         let expected = try reference().samples[0]
         let sample = PreparedSample(tokenIDs: expected.token_ids, anchor: expected.anchor, optionIDs: expected.option_ids)
-        let plain = try QKProber(model: model, rotary: .pre, scale: .none).score(sample)
-        let scaled = try QKProber(model: model, rotary: .pre, scale: .sqrt).score(sample)
+        let plain = try QKProber(model: model, rope: .pre, scale: .none).score(sample)
+        let scaled = try QKProber(model: model, rope: .pre, scale: .sqrt).score(sample)
         XCTAssertEqual(scaled.queries, plain.queries)
         for (a, b) in zip(scaled.qk, plain.qk) { XCTAssertEqual(a, b / 8, accuracy: 1e-5 * max(1, abs(b))) }
     }
@@ -255,7 +255,7 @@ final class PromptedReferenceTests: XCTestCase {
         let chat = try ChatTemplate(template: try XCTUnwrap(gguf.string("tokenizer.chat_template")), source: "default model")
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: fixture("prompted-reference.json")))
         let samples = try samples()
-        let prober = QKProber(model: try Self.model.get(), rotary: .pre, scale: .none)
+        let prober = QKProber(model: try Self.model.get(), rope: .pre, scale: .none)
         var worst: Float = 0
         for expected in reference.samples {
             let sample = try XCTUnwrap(samples[expected.id])
@@ -318,7 +318,7 @@ final class MCQAReferenceTests: XCTestCase {
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: fixture("mcqa-reference.json")))
         let dataset = try DatasetFormat.multiplechoice.load(fixture("mcqa-samples.jsonl"))
         XCTAssertEqual(dataset.samples.map(\.id), reference.samples.map(\.id))
-        let prober = QKProber(model: try Self.model.get(), rotary: .pre, scale: .none)
+        let prober = QKProber(model: try Self.model.get(), rope: .pre, scale: .none)
         var worst: Float = 0
         for key in MCQAKey.allCases {
             for (sample, expected) in zip(dataset.samples, reference.samples) {

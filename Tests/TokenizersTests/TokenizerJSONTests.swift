@@ -159,7 +159,7 @@ final class TokenizerJSONErrorTests: XCTestCase {
         let garbage = directory.appendingPathComponent("garbage.json")
         try Data("{not json".utf8).write(to: garbage)
         assertError(garbage, mentions: "not valid JSON")
-        assertError(directory.appendingPathComponent("missing.json"), mentions: "cannot read")
+        assertError(directory.appendingPathComponent("missing.json"), mentions: "no such file")
         let empty = directory.appendingPathComponent("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         XCTAssertThrowsError(try Tokenizer(folder: empty)) { error in

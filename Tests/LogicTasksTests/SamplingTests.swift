@@ -1,0 +1,52 @@
+import XCTest
+
+@testable import LogicTasks
+
+final class SamplingTests: XCTestCase {
+    /// 100 samples: labels 72/28 like Multi-LogiEval, steps 1-4, the first 40 all label 0.
+    private func dataset() throws -> LogicDataset {
+        let samples = (0..<100).map { i in
+            LogicSample(id: "s\(i)", prompt: "p\(i)\nAnswer:", options: AnswerOptions.yesNo, label: i < 72 ? 0 : 1,
+                        steps: 1 + i % 4, distractors: 0)
+        }
+        return try LogicDataset(name: "d", samples: samples, source: "d.jsonl")
+    }
+
+    func testTheStratifiedSampleIsProportionalSeededAndInFileOrder() throws {
+        let data = try dataset()
+        let (indices, selection, warning) = data.stratifiedSample(25, seed: 7)
+        XCTAssertNil(warning)
+        XCTAssertEqual(indices.count, 25)
+        XCTAssertEqual(indices, indices.sorted())
+        XCTAssertEqual(Set(indices).count, 25)
+        // 72% of 25 = 18 of label 0 (each label x steps stratum rounded by largest remainder).
+        let zeros = indices.filter { data.samples[$0].label == 0 }.count
+        XCTAssertTrue((17...19).contains(zeros), "\(zeros)")
+        for steps in 1...4 {
+            XCTAssertTrue((5...8).contains(indices.filter { data.samples[$0].steps == steps }.count))
+        }
+        XCTAssertEqual(data.stratifiedSample(25, seed: 7).indices, indices, "the same seed, the same rows")
+        XCTAssertNotEqual(data.stratifiedSample(25, seed: 8).indices, indices)
+        XCTAssertEqual(selection.summary, "stratified sample of 25 over label x steps x distractors, seed 7")
+        // Label x steps: four strata of 18 rows (quota 4.5 each) and four of 7 (1.75). Rounding
+        // down leaves 5 rows: four go to the 1.75s, the last to one of the four tied 4.5s, and
+        // the seed, not the strata's order, decides which.
+        let favoured = Set((0..<40).map { seed in
+            let rows = data.stratifiedSample(25, seed: UInt64(seed)).indices.filter { data.samples[$0].label == 0 }
+            return (1...4).first { steps in rows.filter { data.samples[$0].steps == steps }.count == 5 }
+        })
+        XCTAssertGreaterThan(favoured.count, 1, "ties always go the same way")
+        XCTAssertNotNil(data.stratifiedSample(500, seed: 0).warning)
+        XCTAssertEqual(data.stratifiedSample(500, seed: 0).indices.count, 100)
+    }
+
+    func testLimitWarnsWhenTheRowsItKeepsHaveOneLabel() throws {
+        let data = try dataset()
+        let first = data.firstRows(40)
+        XCTAssertEqual(first.indices, Array(0..<40))
+        XCTAssertEqual(first.selection.summary, "the first 40 rows")
+        XCTAssertTrue(first.warning?.contains("all have the label \" yes\"") == true, first.warning ?? "no warning")
+        XCTAssertNil(data.firstRows(80).warning)
+        XCTAssertEqual(data.firstRows(nil).indices.count, 100)
+    }
+}
