@@ -59,7 +59,8 @@ def check_shard(f, n, problems):
     return f", shard {index}/{count} of {total} rows"
 
 
-def expected_datasets(n, o, layers, heads, kv_heads, d_head, s, d, activations, sample_options=True, shots=False, mcqa=False):
+def expected_datasets(n, o, layers, heads, kv_heads, d_head, s, d, activations, sample_options=True, shots=False, mcqa=False,
+                      groups=False):
     """Path -> (dtype, shape) for a run of these sizes."""
     f4, i2 = np.dtype("<f4"), np.dtype("<i2")
     layout = {
@@ -91,6 +92,8 @@ def expected_datasets(n, o, layers, heads, kv_heads, d_head, s, d, activations, 
         layout["/samples/shot_ids"] = (STRING, (n,))
     if mcqa:
         layout["/samples/key_positions"] = (np.dtype("<i4"), (n, o))
+    if groups:
+        layout["/samples/group"] = (STRING, (n,))
     if activations:
         layout["/activations/q"] = (f4, (n, o, layers, heads, d_head))
         layout["/activations/k"] = (f4, (n, layers, kv_heads, d_head))
@@ -255,7 +258,7 @@ def check(path):
         sample_options = "/samples/options" in f or "/samples/option_ids" in f
         expected = expected_datasets(n, o, dims["n_layers"], dims["n_heads"], dims["n_kv_heads"],
                                      dims["d_head"], s, d, activations, sample_options, "/samples/shot_ids" in f,
-                                     "/samples/key_positions" in f)
+                                     "/samples/key_positions" in f, "/samples/group" in f)
         if "shard_index" in f.attrs:
             expected["/shard/rows"] = (np.dtype("<i8"), (n,))
         if "/sample" in f:  # the dimension scales; absent in files written before them

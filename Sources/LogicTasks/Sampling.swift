@@ -31,6 +31,9 @@ extension LogicDataset {
     /// question category, the generator's family.
     static let groupKeys = ["logic", "QCat", "family"]
 
+    /// The metadata keys whose values make a sample's source group (`LogicSample.sourceGroup`).
+    static let sourceGroupKeys = ["logic", "rule", "QCat", "family"]
+
     /// The stratum of a sample: label, steps, distractors and the source's group.
     func stratum(_ sample: LogicSample) -> [String] {
         [sample.label.map { options[$0] } ?? "unlabelled", sample.steps.map(String.init) ?? "?",
@@ -92,5 +95,19 @@ extension LogicDataset {
                 + "for a stratified sample"
         }
         return (Array(0..<limit), SampleSelection(method: "first", count: limit), warning)
+    }
+}
+
+extension LogicSample {
+    /// The source's own group of this problem, as "key=value" pairs: Multi-LogiEval's logic and
+    /// rule ("logic=fol rule=mp"), PARARULE-Plus's question category ("QCat=0"), the generator's
+    /// family ("family=ontology"); empty when the source gives none. `heads --by group` uses it.
+    public var sourceGroup: String {
+        LogicDataset.sourceGroupKeys.compactMap { key in
+            switch metadata[key] {
+            case .string(let text), .number(let text): "\(key)=\(text)"
+            default: nil
+            }
+        }.joined(separator: " ")
     }
 }

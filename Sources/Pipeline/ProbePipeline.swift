@@ -231,7 +231,8 @@ public struct ProbePipeline {
                 SampleInfo(id: sample.id, label: sample.label ?? -1, steps: sample.steps ?? -1,
                            distractors: sample.distractors ?? -1, tokenIDs: prepared.tokenIDs.map(Int32.init),
                            anchor: prepared.anchor, options: sample.options, optionIDs: prepared.optionIDs.map(Int32.init),
-                           shotIDs: prepared.shotIDs, keyPositions: prepared.keyPositions.map(Int32.init))
+                           shotIDs: prepared.shotIDs, keyPositions: prepared.keyPositions.map(Int32.init),
+                           group: sample.sourceGroup)
             },
             saveActivations: settings.saveActivations, shard: shard)
     }

@@ -57,9 +57,11 @@ public struct ScoredSamples: Sendable {
     public let distractors: [Int]
     /// Rows not yet computed are left out.
     public let complete: [Bool]
+    /// The source's own group of each row ("" where none).
+    public let groups: [String]
 
     public init(options: Int, layers: Int, heads: Int, qk: [Float], modelLogits: [Float],
-                labels: [Int], steps: [Int], distractors: [Int], complete: [Bool]) {
+                labels: [Int], steps: [Int], distractors: [Int], complete: [Bool], groups: [String]? = nil) {
         let n = labels.count
         precondition(qk.count == n * options * layers * heads && modelLogits.count == n * options)
         precondition(steps.count == n && distractors.count == n && complete.count == n)
@@ -72,6 +74,8 @@ public struct ScoredSamples: Sendable {
         self.steps = steps
         self.distractors = distractors
         self.complete = complete
+        self.groups = groups ?? Array(repeating: "", count: n)
+        precondition(self.groups.count == n)
     }
 
     public var count: Int { labels.count }

@@ -47,7 +47,8 @@ public enum ReportFormat: String, CaseIterable, Sendable {
 }
 
 public enum Grouping: String, CaseIterable, Sendable {
-    case steps, distractors
+    /// Reasoning steps, distractor facts, or the source's own group (`/samples/group`).
+    case steps, distractors, group
 }
 
 /// The name people write for a head: layer and head, as in "L14H3".
@@ -132,16 +133,25 @@ extension HeadReport {
         rows += best.map { index in
             [headName(layer: index / statistics.heads, head: index % statistics.heads)] + groups.map { cell($0.statistics.perHead[index]) }
         }
-        return TextTable(columns: ["rule"] + groups.map { "\(grouping.rawValue)=\($0.value)" }, rows: rows)
+        return TextTable(columns: ["rule"] + groups.map { grouping == .group ? $0.value : "\(grouping.rawValue)=\($0.value)" }, rows: rows)
     }
 
-    /// The statistics of each known value of `grouping`, ascending (no permutation test: that is
-    /// for the whole run).
-    public func groupStatistics(_ grouping: Grouping) -> [(value: Int, statistics: HeadStatistics)] {
-        let key = grouping == .steps ? scored.steps : scored.distractors
+    /// The statistics of each known value of `grouping`, ascending (numbers as numbers; no
+    /// permutation test: that is for the whole run).
+    public func groupStatistics(_ grouping: Grouping) -> [(value: String, statistics: HeadStatistics)] {
         let rows = statistics.rows
-        return Set(rows.map { key[$0] }.filter { $0 >= 0 }).sorted().map { value in
-            (value, HeadStatistics(scored, rows: rows.filter { key[$0] == value }, permutations: 0))
+        let keys: [String], values: [String]
+        switch grouping {
+        case .steps, .distractors:
+            let numbers = grouping == .steps ? scored.steps : scored.distractors
+            keys = numbers.map { $0 >= 0 ? "\($0)" : "" }
+            values = Set(rows.map { numbers[$0] }.filter { $0 >= 0 }).sorted().map { "\($0)" }
+        case .group:
+            keys = scored.groups
+            values = Set(rows.map { keys[$0] }.filter { !$0.isEmpty }).sorted()
+        }
+        return values.map { value in
+            (value, HeadStatistics(scored, rows: rows.filter { keys[$0] == value }, permutations: 0))
         }
     }
 }
@@ -191,8 +201,8 @@ extension HeadReport {
             top: tables.ranked().prefix(max(0, top)).map {
                 .init(layer: $0.layer, head: $0.head, name: headName(layer: $0.layer, head: $0.head), accuracy: jsonNumber($0.accuracy))
             },
-            bySteps: tables.bySteps.map { g in group(g, steps.first { $0.value == g.value }?.statistics) },
-            byDistractors: tables.byDistractors.map { g in group(g, distractors.first { $0.value == g.value }?.statistics) })
+            bySteps: tables.bySteps.map { g in group(g, steps.first { $0.value == g.value.map(String.init) }?.statistics) },
+            byDistractors: tables.byDistractors.map { g in group(g, distractors.first { $0.value == g.value.map(String.init) }?.statistics) })
     }
 
     private func json(top: Int) -> String {

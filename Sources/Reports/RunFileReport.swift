@@ -7,7 +7,7 @@ extension ScoredSamples {
         self.init(options: run.shape.options, layers: run.shape.layers, heads: run.shape.heads,
                   qk: run.qk, modelLogits: run.modelLogits,
                   labels: run.samples.map(\.label), steps: run.samples.map(\.steps),
-                  distractors: run.samples.map(\.distractors), complete: run.complete)
+                  distractors: run.samples.map(\.distractors), complete: run.complete, groups: run.samples.map(\.group))
     }
 }
 

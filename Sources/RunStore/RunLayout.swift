@@ -28,6 +28,8 @@
 //                           each position's distinct texts joined by "|")
 // + /samples/shot_ids       [N] string   the demonstrations' ids, "\n"-separated; runs with shots only
 // + /samples/key_positions  [N, O] int32 each option's key position; geometry "mcqa" only
+// + /samples/group          [N] string   the source's own group ("logic=fol rule=mp", "QCat=0",
+//                           "family=ontology"; empty: none); absent in older files
 //                           (root attributes + geometry "options"|"mcqa", mcqa_key; absent: "options")
 // /samples/complete         [N] uint8   1 once the row's scores (and activations) are written
 // /scores/qk                [N, O, L, H] float32          NaN until written
@@ -95,6 +97,7 @@ enum RunLayout {
     static let sampleOptionIDs = "/samples/option_ids"
     static let shotIDs = "/samples/shot_ids"
     static let keyPositions = "/samples/key_positions"
+    static let sourceGroup = "/samples/group"
     static let complete = "/samples/complete"
     static let qk = "/scores/qk"
     static let modelLogit = "/scores/model_logit"
@@ -160,6 +163,8 @@ enum RunLayout {
             try file.createDataset(keyPositions, element: .scalar(Int32.self), shape: [n, spec.options.count], storage: optionsStorage)
                 .write(samples.flatMap(\.keyPositions))
         }
+        try file.createDataset(sourceGroup, element: .utf8String, shape: [n], storage: perSample)
+            .writeStrings(samples.map(\.group))
         if spec.header.shots > 0 {
             try file.createDataset(shotIDs, element: .utf8String, shape: [n], storage: perSample)
                 .writeStrings(samples.map { $0.shotIDs.joined(separator: "\n") })
@@ -211,6 +216,7 @@ enum RunLayout {
         sampleOptionIDs: (["sample", "option"], "the token each option is scored at, -1 when unknown"),
         shotIDs: (["sample"], "ids of the demonstrations before the prompt, newline-separated"),
         keyPositions: (["sample", "option"], "position of each option's key (geometry mcqa)"),
+        sourceGroup: (["sample"], "the source's own group of the problem (Multi-LogiEval logic and rule, PARARULE-Plus QCat, the generator's family); empty when none"),
         complete: (["sample"], "1 once the row's scores and activations are written; read only rows with 1"),
         qk: (["sample", "option", "layer", "head"], "QK-score: qk_scale * q(layer, head) at the option's token . k(layer, head's kv_head) at the anchor; NaN until written"),
         modelLogit: (["sample", "option"], "the model's logit of each option's token after the prompt; NaN until written"),
@@ -452,6 +458,7 @@ enum RunLayout {
         let hasSampleOptions: Bool
         let hasShotIDs: Bool
         let hasKeyPositions: Bool
+        let hasSourceGroups: Bool
         let datasets: [String: H5Dataset]
 
         subscript(_ path: String) -> H5Dataset { datasets[path]! }
@@ -462,12 +469,14 @@ enum RunLayout {
             hasSampleOptions = try file.exists(sampleOptions) || file.exists(sampleOptionIDs)
             hasShotIDs = try file.exists(shotIDs)
             hasKeyPositions = try file.exists(keyPositions)
+            hasSourceGroups = try file.exists(sourceGroup)
             var datasets: [String: H5Dataset] = [:]
             for path in [options, sampleID, label, steps, distractors, nTokens, anchor, tokenIDs, complete, qk,
                          modelLogit, stepsValues, distractorsValues, accuracy, accuracyBySteps,
                          accuracyByDistractors, baselineAccuracy, baselineAccuracyBySteps,
                          baselineAccuracyByDistractors, headsComplete] + (hasActivations ? [queries, keys] : [])
-                + (hasSampleOptions ? [sampleOptions, sampleOptionIDs] : []) + (hasShotIDs ? [shotIDs] : []) + (hasKeyPositions ? [keyPositions] : []) {
+                + (hasSampleOptions ? [sampleOptions, sampleOptionIDs] : []) + (hasShotIDs ? [shotIDs] : []) + (hasKeyPositions ? [keyPositions] : [])
+                + (hasSourceGroups ? [sourceGroup] : []) {
                 datasets[path] = try file.openDataset(path)
             }
             func dims(_ path: String) -> [Int] { datasets[path]!.shape }
@@ -488,6 +497,7 @@ enum RunLayout {
             if hasSampleOptions { expected += [(sampleOptions, [n, o]), (sampleOptionIDs, [n, o])] }
             if hasShotIDs { expected += [(shotIDs, [n])] }
             if hasKeyPositions { expected += [(keyPositions, [n, o])] }
+            if hasSourceGroups { expected += [(sourceGroup, [n])] }
             if hasActivations {
                 expected += [(queries, [n, o, l, h, shape.headDim]), (keys, [n, l, shape.kvHeads, shape.headDim])]
             }
@@ -519,6 +529,7 @@ enum RunLayout {
             let optionTexts = hasSampleOptions ? try self[sampleOptions].readStrings() : Array(repeating: runOptions, count: ids.count).flatMap { $0 }
             let keys = hasKeyPositions ? try self[keyPositions].read(as: Int32.self) : []
             let shots = hasShotIDs ? try self[shotIDs].readStrings() : Array(repeating: "", count: ids.count)
+            let groups = hasSourceGroups ? try self[sourceGroup].readStrings() : Array(repeating: "", count: ids.count)
             let optionIDs = hasSampleOptions ? try self[sampleOptionIDs].read(as: Int32.self) : Array(repeating: -1, count: ids.count * o)
             return try ids.indices.map { index in
                 let sample = SampleInfo(id: ids[index], label: Int(labels[index]), steps: Int(steps[index]),
@@ -527,7 +538,8 @@ enum RunLayout {
                                         options: Array(optionTexts[(index * o)..<((index + 1) * o)]),
                                         optionIDs: Array(optionIDs[(index * o)..<((index + 1) * o)]),
                                         shotIDs: shots[index].isEmpty ? [] : shots[index].split(separator: "\n", omittingEmptySubsequences: false).map(String.init),
-                                        keyPositions: keys.isEmpty ? [] : Array(keys[(index * o)..<((index + 1) * o)]))
+                                        keyPositions: keys.isEmpty ? [] : Array(keys[(index * o)..<((index + 1) * o)]),
+                                        group: groups[index])
                 let problem: String? =
                     Int(counts[index]) != tokens[index].count
                         ? "\(nTokens) is \(counts[index]) but \(tokenIDs) has \(tokens[index].count) tokens"

@@ -132,9 +132,12 @@ public struct SampleInfo: Sendable, Equatable {
     public var shotIDs: [String]
     /// MCQA runs: the token position of each option's key (`anchor` is the query's position).
     public var keyPositions: [Int32]
+    /// The source's own group of the problem, e.g. "logic=fol rule=mp" (Multi-LogiEval),
+    /// "QCat=0" (PARARULE-Plus), "family=ontology" (the generator); empty when it has none.
+    public var group: String
 
     public init(id: String, label: Int, steps: Int, distractors: Int, tokenIDs: [Int32], anchor: Int,
-                options: [String] = [], optionIDs: [Int32] = [], shotIDs: [String] = [], keyPositions: [Int32] = []) {
+                options: [String] = [], optionIDs: [Int32] = [], shotIDs: [String] = [], keyPositions: [Int32] = [], group: String = "") {
         self.id = id
         self.label = label
         self.steps = steps
@@ -145,6 +148,7 @@ public struct SampleInfo: Sendable, Equatable {
         self.optionIDs = optionIDs
         self.shotIDs = shotIDs
         self.keyPositions = keyPositions
+        self.group = group
     }
 }
 

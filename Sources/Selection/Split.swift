@@ -61,7 +61,8 @@ extension ScoredSamples {
             qk: indices.flatMap { qk[($0 * perSample)..<(($0 + 1) * perSample)] },
             modelLogits: indices.flatMap { modelLogits[($0 * options)..<(($0 + 1) * options)] },
             labels: indices.map { labels[$0] }, steps: indices.map { steps[$0] },
-            distractors: indices.map { distractors[$0] }, complete: indices.map { complete[$0] })
+            distractors: indices.map { distractors[$0] }, complete: indices.map { complete[$0] },
+            groups: indices.map { groups[$0] })
     }
 }
 

@@ -24,7 +24,7 @@ struct HeadsCommand: ParsableCommand {
     @Argument(help: "The HDF5 run file.")
     var runFile: String
 
-    @Option(help: "Break accuracy down by steps or distractors.")
+    @Option(help: "Break accuracy down by steps, distractors, or group (the source's own: Multi-LogiEval logic and rule, PARARULE-Plus QCat, the generator's family).")
     var by: Grouping?
 
     @Option(parsing: .unconditional, help: "How many heads to list.")

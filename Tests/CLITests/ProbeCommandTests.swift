@@ -175,6 +175,13 @@ final class ProbeCommandTests: XCTestCase {
         let chosen = dataset.stratifiedSample(6, seed: 9).indices.map { dataset.samples[$0].id }
         XCTAssertEqual(run.samples.map(\.id), chosen)
         XCTAssertNotEqual(chosen, dataset.samples.prefix(6).map(\.id))
+        // Each row keeps its source group (the generator's family), and heads breaks down by it.
+        let families = chosen.map { id in dataset.samples.first { $0.id == id }!.sourceGroup }
+        XCTAssertEqual(run.samples.map(\.group), families)
+        XCTAssertTrue(families.allSatisfy { $0.hasPrefix("family=") }, "\(families)")
+        let byGroup = try CLI.run(["heads", output.path, "--by", "group", "--top", "2"])
+        XCTAssertEqual(byGroup.status, 0, byGroup.stderr)
+        for family in Set(families) { XCTAssertTrue(byGroup.stdout.contains(family), byGroup.stdout) }
 
         let lines = ["{\"id\":\"a\",\"prompt\":\"Max is red. Is Max red?\\nAnswer:\",\"options\":[\" True\",\" False\"],\"label\":0}",
                      "{\"id\":\"b\",\"prompt\":\"Max is red. Is Max red?\\nAnswer:\",\"options\":[\" True\",\" False\"],\"label\":0}",

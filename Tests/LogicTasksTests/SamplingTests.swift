@@ -40,6 +40,19 @@ final class SamplingTests: XCTestCase {
         XCTAssertEqual(data.stratifiedSample(500, seed: 0).indices.count, 100)
     }
 
+    func testSourceGroupNamesTheSourcesOwnGroups() throws {
+        var metadata = JSONObject()
+        metadata.set("logic", .string("fol"))
+        metadata.set("rule", .string("mp"))
+        metadata.set("proof", .array([]))
+        let sample = LogicSample(id: "m", prompt: "p\nAnswer:", options: AnswerOptions.yesNo, label: 0, metadata: metadata)
+        XCTAssertEqual(sample.sourceGroup, "logic=fol rule=mp")
+        var category = JSONObject()
+        category.set("QCat", .string("0_0"))
+        XCTAssertEqual(LogicSample(id: "q", prompt: "p", options: AnswerOptions.yesNo, metadata: category).sourceGroup, "QCat=0_0")
+        XCTAssertEqual(LogicSample(id: "n", prompt: "p", options: AnswerOptions.yesNo).sourceGroup, "")
+    }
+
     func testLimitWarnsWhenTheRowsItKeepsHaveOneLabel() throws {
         let data = try dataset()
         let first = data.firstRows(40)

@@ -71,8 +71,8 @@ final class Gemma3ProbeTests: XCTestCase {
         let (model, _) = try loaded()
         let reference = try reference()
         XCTAssertTrue(reference.samples.contains { $0.token_ids.count > 512 })
-        for rotary in RotaryChoice.allCases {
-            let prober = QKProber(model: model, rotary: rotary, scale: .none)
+        for rotary in QKRope.allCases {
+            let prober = QKProber(model: model, rope: rotary, scale: .none)
             var worst: Float = 0, worstLogit: Float = 0
             for expected in reference.samples {
                 let scores = try prober.score(PreparedSample(tokenIDs: expected.token_ids, anchor: expected.anchor,
