@@ -16,11 +16,11 @@ import shutil
 import sys
 
 import torch
-from transformers import (AutoConfig, AutoModelForCausalLM, GPT2Config, LlamaConfig, MistralConfig,
-                          Qwen2Config, Qwen3Config)
+from transformers import (AutoConfig, AutoModelForCausalLM, Gemma3TextConfig, GPT2Config, LlamaConfig,
+                          MistralConfig, Qwen2Config, Qwen3Config)
 
 FAMILY = {"LlamaForCausalLM": "llama", "MistralForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2",
-          "Qwen3ForCausalLM": "qwen3", "GPT2LMHeadModel": "gpt2"}
+          "Qwen3ForCausalLM": "qwen3", "GPT2LMHeadModel": "gpt2", "Gemma3ForCausalLM": "gemma3"}
 
 SAVED = {
     "smollm2-135m": LlamaConfig(
@@ -44,6 +44,11 @@ SAVED = {
     # GPT2Config's default bos/eos id 50256 lies outside this vocabulary, which qkprobe refuses.
     "gpt2": GPT2Config(vocab_size=128, n_positions=64, n_embd=32, n_layer=2, n_head=4, bos_token_id=127,
                        eos_token_id=127, architectures=["GPT2LMHeadModel"]),
+    # Gemma 3 270M's shape, as transformers 5 saves it (layer_types, rope_parameters per layer type).
+    "gemma3-270m": Gemma3TextConfig(
+        vocab_size=262144, hidden_size=640, intermediate_size=2048, num_hidden_layers=18, num_attention_heads=4,
+        num_key_value_heads=1, head_dim=256, max_position_embeddings=32768, sliding_window=512,
+        query_pre_attn_scalar=256, architectures=["Gemma3ForCausalLM"]),
 }
 
 # Hand-written: only what each class cannot default, so the defaults are what is tested.
@@ -65,6 +70,16 @@ MINIMAL = {
                       "num_attention_heads": 4, "num_key_value_heads": 4},
     "gpt2-minimal": {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": 100,
                      "n_embd": 32, "n_layer": 1, "n_head": 4, "n_positions": 16, "n_inner": 40},
+    "gemma3-minimal": {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "vocab_size": 100,
+                       "num_hidden_layers": 7, "bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0},
+    # transformers 4's keys: rope_theta, rope_local_base_freq, rope_scaling (global layers only),
+    # sliding_window_pattern instead of layer_types.
+    "gemma3-legacy": {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "vocab_size": 100,
+                      "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 5, "num_attention_heads": 4,
+                      "num_key_value_heads": 2, "head_dim": 8, "query_pre_attn_scalar": 12, "sliding_window": 16,
+                      "sliding_window_pattern": 3, "rope_theta": 500000.0, "rope_local_base_freq": 5000.0,
+                      "rope_scaling": {"rope_type": "linear", "factor": 8.0}, "bos_token_id": 2, "eos_token_id": 1,
+                      "pad_token_id": 0},
 }
 
 
@@ -91,6 +106,26 @@ def expected(folder: str, case: str) -> dict:
     layer = model.model.layers[0]
     attention = layer.self_attn
     n_heads = config.num_attention_heads
+    if family == "gemma3":
+        rope = model.model.rotary_emb.config.rope_parameters
+        full, local = rope["full_attention"], rope["sliding_attention"]
+        result = {
+            "architecture": family, "name": name, "nLayers": config.num_hidden_layers,
+            "dModel": config.hidden_size, "nHeads": n_heads,
+            "nKVHeads": attention.k_proj.out_features // attention.head_dim,
+            "dHead": attention.q_proj.out_features // n_heads,
+            "dFF": layer.mlp.gate_proj.out_features, "vocabSize": embedding.shape[0],
+            "contextLength": config.max_position_embeddings, "normEps": layer.input_layernorm.eps,
+            "ropeTheta": float(full["rope_theta"]), "localRopeTheta": float(local["rope_theta"]),
+            "tieWordEmbeddings": tied, "attentionBias": attention.q_proj.bias is not None,
+            "slidingWindow": config.sliding_window,
+            "slidingWindowLayers": [i for i, kind in enumerate(config.layer_types) if kind == "sliding_attention"],
+            "queryPreAttentionScalar": float(config.query_pre_attn_scalar),
+        }
+        assert local.get("rope_type", "default") == "default"
+        if full.get("rope_type", "default") == "linear":
+            result["ropeScaling"] = {"linear": {"factor": float(full["factor"])}}
+        return result
     return {
         "architecture": family, "name": name, "nLayers": config.num_hidden_layers,
         "dModel": config.hidden_size, "nHeads": n_heads,

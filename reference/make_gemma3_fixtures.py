@@ -40,7 +40,7 @@ from transformers.models.gemma3 import modeling_gemma3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "reference"))
 import make_tokenizer_fixtures as tokenizer_fixtures  # noqa: E402
-from make_probe_fixtures import anchor_char_offset  # noqa: E402
+from make_probe_fixtures import anchors  # noqa: E402
 from make_runtime_fixtures import FixtureWriter  # noqa: E402
 
 MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
@@ -211,8 +211,8 @@ def probe_fixture(model, tok, capture, samples, out_path):
         prompt, options = sample["prompt"], sample["options"]
         encoding = tok(prompt, add_special_tokens=True, return_offsets_mapping=True)
         ids = encoding["input_ids"]
-        end = anchor_char_offset(prompt)
-        anchor = max(i for i, (a, b) in enumerate(encoding["offset_mapping"]) if b > a and a < end)
+        # The probe's default anchor: the last token before the final "Answer:" cue.
+        anchor = anchors(encoding["offset_mapping"], prompt)["before-cue"]
         option_ids = []
         for option in options:
             option_tokens = tok(option, add_special_tokens=False)["input_ids"]

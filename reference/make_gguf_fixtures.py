@@ -197,6 +197,9 @@ ARCHITECTURES = {
                   rope=1e6, eps=1e-6, tokens=30, rows=30, output=False, bias=None),
     "gpt2": dict(blocks=1, context=32, width=16, ff=64, heads=4, kv_heads=None, key_length=None,
                  rope=None, eps=1e-5, tokens=40, rows=40, output=True, bias="blk.0.attn_qkv.bias"),
+    # Seven layers: llama.cpp's Gemma 3 layout makes every sixth global, the others windowed.
+    "gemma3": dict(blocks=7, context=128, width=16, ff=24, heads=2, kv_heads=1, key_length=8,
+                   rope=1e6, eps=1e-6, tokens=30, rows=30, output=False, bias=None, window=16),
 }
 
 
@@ -214,6 +217,8 @@ def write_architecture(path: str, arch: str, p: dict) -> dict:
         writer.add_key_length(p["key_length"])
     if p["rope"] is not None:
         writer.add_rope_freq_base(p["rope"])
+    if p.get("window"):
+        writer.add_sliding_window(p["window"])
     if arch == "gpt2":
         writer.add_layer_norm_eps(p["eps"])
     else:
@@ -230,13 +235,19 @@ def write_architecture(path: str, arch: str, p: dict) -> dict:
     writer.write_tensors_to_file()
     writer.close()
     heads = p["heads"]
-    return {
+    expected = {
         "architecture": arch, "name": f"arch-{arch}", "nLayers": p["blocks"], "dModel": p["width"],
         "nHeads": heads, "nKVHeads": p["kv_heads"] or heads, "dHead": p["key_length"] or p["width"] // heads,
         "dFF": p["ff"], "vocabSize": p["rows"], "contextLength": p["context"],
         "normEps": float(np.float32(p["eps"])), "ropeTheta": 0.0 if arch == "gpt2" else (p["rope"] or 10000.0),
         "tieWordEmbeddings": not p["output"], "attentionBias": p["bias"] is not None,
     }
+    if arch == "gemma3":
+        # What llama.cpp assumes for Gemma 3, which the file does not store: the layer pattern (6),
+        # the local rotary base (10000) and query_pre_attn_scalar (the head width).
+        expected.update(slidingWindow=p["window"], slidingWindowLayers=[i for i in range(p["blocks"]) if (i + 1) % 6],
+                        localRopeTheta=10000.0, queryPreAttentionScalar=float(p["key_length"]))
+    return expected
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ Writes under Tests/TransformerTests/Fixtures/:
   chat_templates.json              chat templates and what transformers' apply_chat_template renders
                                    for one user message (the default model's when its file is present).
   tiny-<family>/                   random-weight models made here (tiny-*-rope: scaled rotary
-                                   embeddings, llama3 / linear / yarn) with a fixed seed, as an HF folder
+                                   embeddings, llama3 / linear / yarn; tiny-mistral, tiny-gemma3:
+                                   sliding windows of 8) with a fixed seed, as an HF folder
                                    (config.json, model.safetensors, tokenizer.json) plus
                                    reference.{json,bin}, and the same model as a float32 GGUF
                                    file (model.gguf) laid out as llama.cpp's converter does
@@ -95,9 +96,15 @@ def capture_qkv(model, ids):
     captured = {}
     handles = []
 
+    # Gemma 3 normalises q and k after moving heads first ([B, H, T, Dh]).
+    heads_first = config.model_type == "gemma3_text"
+
     def keep(layer, kind):
         def hook(_module, _inputs, output):
-            captured[(layer, kind)] = output[0].reshape(output.shape[1], -1, d_head).clone()
+            if heads_first and kind != "v":
+                captured[(layer, kind)] = output[0].transpose(0, 1).clone()
+            else:
+                captured[(layer, kind)] = output[0].reshape(output.shape[1], -1, d_head).clone()
         return hook
 
     for layer, attn in enumerate(attention_modules(model)):
@@ -130,11 +137,18 @@ def capture_qkv(model, ids):
         rot_q, rot_k = None, None
     else:
         # HF's own rotary: the model's cos/sin tables and its module's apply_rotary_pos_emb.
+        # Gemma 3 keeps a table per layer type (sliding layers: the local base).
         module = __import__(type(model).__module__, fromlist=["apply_rotary_pos_emb"])
         positions = torch.arange(len(ids))[None]
-        cos, sin = model.model.rotary_emb(q, positions)
-        rot_q, rot_k = module.apply_rotary_pos_emb(q.transpose(1, 2), k.transpose(1, 2), cos, sin)
-        rot_q, rot_k = rot_q.transpose(1, 2), rot_k.transpose(1, 2)
+        layer_types = getattr(config, "layer_types", None) if config.model_type == "gemma3_text" else None
+        rotated = []
+        for layer in range(n_layers):
+            extra = (layer_types[layer],) if layer_types else ()
+            cos, sin = model.model.rotary_emb(q[layer:layer + 1], positions, *extra)
+            rq, rk = module.apply_rotary_pos_emb(q[layer:layer + 1].transpose(1, 2), k[layer:layer + 1].transpose(1, 2), cos, sin)
+            rotated.append((rq.transpose(1, 2)[0], rk.transpose(1, 2)[0]))
+        rot_q = torch.stack([r[0] for r in rotated])
+        rot_k = torch.stack([r[1] for r in rotated])
     return output, q, k, v, rot_q, rot_k
 
 
@@ -275,6 +289,22 @@ def tiny_configs(vocab_size):
             **dict(common, num_hidden_layers=1), num_key_value_heads=2, vocab_size=vocab_size, rms_norm_eps=1e-6,
             rope_parameters=dict(rope_type="yarn", rope_theta=10000.0, factor=4.0, original_max_position_embeddings=32),
             tie_word_embeddings=True),
+        # Sliding-window attention over 8 positions on every layer; both prompts (25 and 93
+        # tokens) run well past it. llama.cpp writes Mistral as `llama` with attention.sliding_window.
+        "tiny-mistral": transformers.MistralConfig(
+            **common, num_key_value_heads=2, vocab_size=vocab_size, rms_norm_eps=1e-5, rope_theta=10000.0,
+            sliding_window=8, tie_word_embeddings=False),
+        # Gemma 3: five sliding-window layers (window 8, local rotary base 10000) then one global
+        # layer (base 1000, linear rotary scaling), q/k norms, post-norms, GeGLU, embedding scale.
+        # The layout, local base and query_pre_attn_scalar (= head_dim) are the ones llama.cpp
+        # assumes for GGUF files, which store none of them.
+        "tiny-gemma3": transformers.Gemma3TextConfig(
+            hidden_size=64, intermediate_size=128, num_hidden_layers=6, num_attention_heads=4,
+            num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16, max_position_embeddings=128,
+            vocab_size=vocab_size, rms_norm_eps=1e-6, sliding_window=8, bos_token_id=0, eos_token_id=0,
+            pad_token_id=0, tie_word_embeddings=True,
+            rope_parameters={"full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1000.0},
+                             "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}),
         "tiny-gpt2": transformers.GPT2Config(
             n_embd=64, n_layer=2, n_head=4, n_inner=None, n_positions=128, vocab_size=vocab_size,
             activation_function="gelu_new", layer_norm_epsilon=1e-5, bos_token_id=0, eos_token_id=0),
@@ -289,7 +319,9 @@ def randomise(model, generator):
         noise = torch.randn(param.shape, generator=generator)
         if param.dim() == 1:
             is_gain = name.endswith("norm.weight") or (".ln_" in name and name.endswith("weight"))
-            param.copy_(1 + 0.2 * noise if is_gain else 0.2 * noise)
+            # Gemma's norms multiply by 1 + weight.
+            offset = 0 if model.config.model_type == "gemma3_text" else 1
+            param.copy_(offset + 0.2 * noise if is_gain else 0.2 * noise)
         elif "embed" in name or name.endswith(("wte.weight", "wpe.weight")):
             param.copy_(0.5 * noise)
         else:
@@ -340,7 +372,10 @@ def write_gguf(model, tokenizer, path):
     import gguf
     config = model.config
     family = config.model_type
-    writer = gguf.GGUFWriter(str(path), family)
+    gemma = family == "gemma3_text"
+    # llama.cpp writes Mistral as llama (Q/K rows permuted), Gemma 3's text model as gemma3.
+    arch = {"mistral": "llama", "gemma3_text": "gemma3"}.get(family, family)
+    writer = gguf.GGUFWriter(str(path), arch)
     writer.add_name(path.parent.name)
     if family == "gpt2":
         writer.add_block_count(config.n_layer)
@@ -359,9 +394,11 @@ def write_gguf(model, tokenizer, path):
         writer.add_head_count_kv(config.num_key_value_heads)
         writer.add_key_length(head_dim)
         writer.add_value_length(head_dim)
-        writer.add_rope_freq_base(config.rope_parameters["rope_theta"])
+        scaling = config.rope_parameters["full_attention"] if gemma else config.rope_parameters
+        writer.add_rope_freq_base(scaling["rope_theta"])
         writer.add_rope_dimension_count(head_dim)
-        scaling = config.rope_parameters
+        if getattr(config, "sliding_window", None) is not None:
+            writer.add_sliding_window(config.sliding_window)
         if scaling.get("rope_type") == "linear":
             writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
             writer.add_rope_scaling_factor(scaling["factor"])
@@ -404,16 +441,21 @@ def write_gguf(model, tokenizer, path):
         tensor("output.weight", base.wte.weight)
     else:
         base = model.model
+
+        def norm(name, module):
+            # llama.cpp's Gemma converter stores 1 + weight.
+            tensor(name, module.weight + 1 if gemma else module.weight)
+
         tensor("token_embd.weight", base.embed_tokens.weight)
         if config.rope_parameters.get("rope_type") == "llama3":
             tensor("rope_freqs.weight", llama3_rope_divisors(config.rope_parameters, head_dim))
         for i, layer in enumerate(base.layers):
             attn, mlp = layer.self_attn, layer.mlp
             q, k = attn.q_proj.weight, attn.k_proj.weight
-            if family == "llama":
+            if arch == "llama":
                 q = llama_gguf_permute(q, config.num_attention_heads)
                 k = llama_gguf_permute(k, config.num_key_value_heads)
-            tensor(f"blk.{i}.attn_norm.weight", layer.input_layernorm.weight)
+            norm(f"blk.{i}.attn_norm.weight", layer.input_layernorm)
             tensor(f"blk.{i}.attn_q.weight", q)
             tensor(f"blk.{i}.attn_k.weight", k)
             tensor(f"blk.{i}.attn_v.weight", attn.v_proj.weight)
@@ -421,14 +463,19 @@ def write_gguf(model, tokenizer, path):
                 if module.bias is not None:
                     tensor(f"blk.{i}.{gguf_name}.bias", module.bias)
             if hasattr(attn, "q_norm"):
-                tensor(f"blk.{i}.attn_q_norm.weight", attn.q_norm.weight)
-                tensor(f"blk.{i}.attn_k_norm.weight", attn.k_norm.weight)
+                norm(f"blk.{i}.attn_q_norm.weight", attn.q_norm)
+                norm(f"blk.{i}.attn_k_norm.weight", attn.k_norm)
             tensor(f"blk.{i}.attn_output.weight", attn.o_proj.weight)
-            tensor(f"blk.{i}.ffn_norm.weight", layer.post_attention_layernorm.weight)
+            if gemma:
+                norm(f"blk.{i}.post_attention_norm.weight", layer.post_attention_layernorm)
+                norm(f"blk.{i}.ffn_norm.weight", layer.pre_feedforward_layernorm)
+                norm(f"blk.{i}.post_ffw_norm.weight", layer.post_feedforward_layernorm)
+            else:
+                norm(f"blk.{i}.ffn_norm.weight", layer.post_attention_layernorm)
             tensor(f"blk.{i}.ffn_gate.weight", mlp.gate_proj.weight)
             tensor(f"blk.{i}.ffn_up.weight", mlp.up_proj.weight)
             tensor(f"blk.{i}.ffn_down.weight", mlp.down_proj.weight)
-        tensor("output_norm.weight", base.norm.weight)
+        norm("output_norm.weight", base.norm)
         if not config.tie_word_embeddings:
             tensor("output.weight", model.lm_head.weight)
     writer.write_header_to_file()

@@ -124,10 +124,6 @@ extension Transformer {
             let branched = branches.isEmpty ? "" : " and \(branches.count) branches"
             throw TransformerError(path, "\(tokens.count) tokens\(branched)\(cached) exceed the model's context length of \(config.contextLength)")
         }
-        // Until the sliding-window mask is computed, only prompts the window covers run (exactly).
-        if let window = config.slidingWindow, end + branches.count > window {
-            throw TransformerError(path, "\(end + branches.count) positions exceed the model's sliding attention window of \(window) tokens, which qkprobe does not compute yet")
-        }
         let requested = capture.hooks.union(edit?.hooks ?? [])
         if !requested.isEmpty, let unknown = requested.subtracting(hookNames).sorted().first {
             throw TransformerError(path, "no hook \(unknown) in this model; hooks are \(hookSummary)")

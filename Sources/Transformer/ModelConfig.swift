@@ -55,13 +55,23 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var attentionBias: Bool
     /// Scaled rotary embeddings; nil for plain rotary (or none).
     public var ropeScaling: RopeScaling?
-    /// Each query sees only the last `slidingWindow` keys (Mistral); nil for full causal attention.
+    /// Each query sees only the last `slidingWindow` positions, its own included (Mistral, Gemma's
+    /// local layers); nil for full causal attention.
     public var slidingWindow: Int?
+    /// The layers that attend over `slidingWindow`, the others attending to every earlier position
+    /// (Gemma 3: five of every six); nil for every layer.
+    public var slidingWindowLayers: [Int]?
+    /// The rotary base of the sliding-window layers where it differs from `ropeTheta` (Gemma 3's
+    /// local base); those layers take no rotary scaling.
+    public var localRopeTheta: Float?
+    /// Attention scores are scaled by this^-1/2 instead of d_head^-1/2 (Gemma's `query_pre_attn_scalar`).
+    public var queryPreAttentionScalar: Float?
 
     public init(architecture: ArchitectureFamily, name: String, nLayers: Int, dModel: Int, nHeads: Int,
                 nKVHeads: Int, dHead: Int, dFF: Int, vocabSize: Int, contextLength: Int, normEps: Float,
                 ropeTheta: Float, tieWordEmbeddings: Bool, attentionBias: Bool,
-                ropeScaling: RopeScaling? = nil, slidingWindow: Int? = nil) {
+                ropeScaling: RopeScaling? = nil, slidingWindow: Int? = nil, slidingWindowLayers: [Int]? = nil,
+                localRopeTheta: Float? = nil, queryPreAttentionScalar: Float? = nil) {
         self.architecture = architecture
         self.name = name
         self.nLayers = nLayers
@@ -78,6 +88,21 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         self.attentionBias = attentionBias
         self.ropeScaling = ropeScaling
         self.slidingWindow = slidingWindow
+        self.slidingWindowLayers = slidingWindowLayers
+        self.localRopeTheta = localRopeTheta
+        self.queryPreAttentionScalar = queryPreAttentionScalar
+    }
+
+    /// The window of `layer`: the positions a query there sees, its own included; nil for all.
+    public func slidingWindow(layer: Int) -> Int? {
+        guard let slidingWindow else { return nil }
+        let slides = slidingWindowLayers?.contains(layer) ?? true
+        return slides ? slidingWindow : nil
+    }
+
+    /// The softmax scale of attention scores.
+    public var attentionScale: Float {
+        queryPreAttentionScalar.map { Float(1 / Double($0).squareRoot()) } ?? 1 / Float(dHead).squareRoot()
     }
 }
 
@@ -118,6 +143,17 @@ extension ModelConfig {
         if let slidingWindow, slidingWindow <= 0 {
             throw ModelFormatError(path, "\(keys.slidingWindow) is \(slidingWindow), must be positive")
         }
+        if let layers = slidingWindowLayers {
+            guard slidingWindow != nil else {
+                throw ModelFormatError(path, "sliding-window layers are listed but \(keys.slidingWindow) is not set")
+            }
+            if let bad = layers.first(where: { !(0 ..< nLayers).contains($0) }) {
+                throw ModelFormatError(path, "sliding-window layer \(bad) is outside the \(nLayers) layers (\(keys.layers))")
+            }
+        }
+        if let scalar = queryPreAttentionScalar, !(scalar.isFinite && scalar > 0) {
+            throw ModelFormatError(path, "query_pre_attn_scalar is \(scalar), must be a positive finite number")
+        }
         return self
     }
 
@@ -125,6 +161,9 @@ extension ModelConfig {
     func validatedRotary(path: String, keys: ConfigKeyNames) throws {
         guard ropeTheta.isFinite, ropeTheta > 1 else {
             throw ModelFormatError(path, "\(keys.ropeTheta) is \(ropeTheta), must be a finite number above 1")
+        }
+        if let localRopeTheta, !(localRopeTheta.isFinite && localRopeTheta > 1) {
+            throw ModelFormatError(path, "the local rotary base (sliding-window layers) is \(localRopeTheta), must be a finite number above 1")
         }
         guard dHead % 2 == 0 else {
             throw ModelFormatError(path, "head width \(dHead) is odd; rotary embedding turns pairs of dimensions")

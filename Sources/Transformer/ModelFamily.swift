@@ -6,7 +6,12 @@ import ModelFormats
 public struct ModelCapabilities: Sendable, Equatable {
     public enum Positions: String, Sendable { case rotary, learned }
     public enum Norm: String, Sendable { case rms = "RMSNorm", layer = "LayerNorm" }
-    public enum Activation: String, Sendable { case gatedSiLU = "SwiGLU (silu)", geluTanh = "GELU (tanh)" }
+    public enum Activation: String, Sendable {
+        case gatedSiLU = "SwiGLU (silu)", geluTanh = "GELU (tanh)", gatedGELUTanh = "GeGLU (GELU tanh)"
+
+        /// A gate and an up projection multiplied (three MLP matrices, not two).
+        public var isGated: Bool { self != .geluTanh }
+    }
     public enum Biases: String, Sendable {
         case none, queryKeyValue = "q, k, v", all = "q, k, v, o and MLP", setting = "by config (attention_bias)"
     }
@@ -16,9 +21,10 @@ public struct ModelCapabilities: Sendable, Equatable {
     public var norm: Norm
     public var activation: Activation
     public var biases: Biases
-    /// Each head of q and k is RMS-normalised before rotary (Qwen3).
+    /// Each head of q and k is RMS-normalised before rotary (Qwen3, Gemma 3).
     public var queryKeyNorm: Bool
-    /// The family's configs may set a sliding attention window.
+    /// The family's configs may set a sliding attention window (on every layer, or on some with a
+    /// rotary base of their own).
     public var slidingWindow: Bool
     /// Rotary scaling types this family's configs may ask for and the runtime computes.
     public var ropeScalings: [String]
@@ -29,7 +35,7 @@ public struct ModelCapabilities: Sendable, Equatable {
 /// One model family: the names its files use (HF `model_type` and class names, GGUF
 /// `general.architecture`), its hyper-parameters with their keys and defaults, its tensor names,
 /// what its forward pass computes, and how its tensors map onto the shared forward pass. Each
-/// family lives in one file (Llama.swift, Qwen2.swift, Qwen3.swift, GPT2.swift) and is listed in
+/// family lives in one file (Llama.swift, Qwen2.swift, Qwen3.swift, GPT2.swift, Gemma3.swift) and is listed in
 /// `ModelFamilies.all`; docs/adding-a-model.md walks through adding one.
 protocol ModelFamily {
     static var architecture: ArchitectureFamily { get }
@@ -89,7 +95,7 @@ struct RegisteredFamily {
 public enum ModelFamilies {
     static var all: [RegisteredFamily] {
         [RegisteredFamily(LlamaFamily.self), RegisteredFamily(Qwen2Family.self), RegisteredFamily(Qwen3Family.self),
-         RegisteredFamily(GPT2Family.self)]
+         RegisteredFamily(GPT2Family.self), RegisteredFamily(Gemma3Family.self)]
     }
 
     static func family(_ architecture: ArchitectureFamily) -> RegisteredFamily? {

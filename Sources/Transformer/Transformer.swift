@@ -57,15 +57,18 @@ public struct Transformer: Sendable {
         } else {
             rotary = nil
         }
+        if config.slidingWindow != nil, !family.capabilities.slidingWindow {
+            throw ModelFormatError(source.path, "\(config.architecture) does not compute sliding-window attention, but the configuration sets a window")
+        }
         let weights = try family.load(WeightReader(source: source), config)
         self.weights = storage == .float32 ? weights.decodedToFloat32() : weights
         weightStorage = storage
         self.config = config
         path = source.path
-        localRotary = nil
-        slidingWindows = Array(repeating: nil, count: config.nLayers)
+        localRotary = rotary == nil ? nil : config.localRopeTheta.map { RotaryEmbedding(theta: $0, headDim: config.dHead) }
+        slidingWindows = (0 ..< config.nLayers).map { config.slidingWindow(layer: $0) }
         attention = CausalAttention(heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.dHead,
-                                    scale: 1 / Float(config.dHead).squareRoot())
+                                    scale: config.attentionScale)
     }
 
     /// Builds the model of an opened GGUF file or Hugging Face folder.
@@ -162,15 +165,20 @@ extension Transformer {
 extension Transformer {
     /// Floating-point operations (a multiply-add counts 2) of a pass over `tokens` new tokens after
     /// `cached` ones, with logits at `logitRows` positions: every weight product, attention scores
-    /// and weighted values over each query's causal prefix, and the LM head.
+    /// and weighted values over the keys each query sees (its causal prefix, or its window), and
+    /// the LM head.
     public func forwardFLOPs(tokens: Int, cached: Int = 0, logitRows: Int = 1) -> Double {
         let c = config
         let qDim = c.nHeads * c.dHead, kvDim = c.nKVHeads * c.dHead
-        let mlpWeights = (capabilities.activation == .gatedSiLU ? 3 : 2) * c.dFF * c.dModel
+        let mlpWeights = (capabilities.activation.isGated ? 3 : 2) * c.dFF * c.dModel
         let layerWeights = Double(c.dModel * (qDim + 2 * kvDim) + qDim * c.dModel + mlpWeights)
-        let visibleKeys = Double(tokens) * Double(cached) + Double(tokens) * Double(tokens + 1) / 2
-        let attention = 4 * Double(c.dHead * c.nHeads) * visibleKeys
-        let perLayer = 2 * layerWeights * Double(tokens) + attention
-        return Double(c.nLayers) * perLayer + 2 * Double(c.dModel * c.vocabSize * logitRows)
+        var total = 2 * Double(c.dModel * c.vocabSize * logitRows)
+        for layer in 0 ..< c.nLayers {
+            // Query at position p sees p + 1 keys, or at most the window.
+            let window = slidingWindows[layer] ?? Int.max
+            let visibleKeys = (cached ..< cached + tokens).reduce(0.0) { $0 + Double(min($1 + 1, window)) }
+            total += 2 * layerWeights * Double(tokens) + 4 * Double(c.dHead * c.nHeads) * visibleKeys
+        }
+        return total
     }
 }

@@ -97,15 +97,30 @@ final class MalformedModelTests: XCTestCase {
         try assertRefused("tiny-gpt2", ["scale_attn_by_inverse_layer_idx": true], "scale_attn_by_inverse_layer_idx true")
     }
 
-    /// Mistral's sliding window is read; prompts longer than it are refused until its mask is computed.
-    func testSlidingWindowIsReadAndLongerPromptsRefused() throws {
+    /// Gemma 3 settings the runtime does not compute, and layer lists that do not fit the model.
+    func testGemma3SettingsNotComputedAreRefusedByName() throws {
+        try assertRefused("tiny-gemma3", ["final_logit_softcapping": 30.0], "final_logit_softcapping (logit soft-capping) is not supported")
+        try assertRefused("tiny-gemma3", ["attn_logit_softcapping": 50.0], "attn_logit_softcapping")
+        try assertRefused("tiny-gemma3", ["use_bidirectional_attention": true], "use_bidirectional_attention true")
+        try assertRefused("tiny-gemma3", ["hidden_activation": "silu"], "hidden_activation silu is not supported")
+        try assertRefused("tiny-gemma3", ["sliding_window": NSNull()], "sliding_window is null")
+        try assertRefused("tiny-gemma3", ["sliding_window": 0], "sliding_window is 0, must be positive")
+        try assertRefused("tiny-gemma3", ["layer_types": ["sliding_attention"]], "layer_types must list one type per layer (6")
+        try assertRefused("tiny-gemma3", ["layer_types": Array(repeating: "chunked_attention", count: 6)], "layer_types chunked_attention is not supported")
+        try assertRefused("tiny-gemma3", ["rope_parameters": ["full_attention": ["rope_type": "yarn", "factor": 2.0, "rope_theta": 1000.0]]],
+                          "rope_parameters.full_attention.rope_type yarn is not supported for Gemma 3")
+        try assertRefused("tiny-gemma3", ["rope_parameters": ["sliding_attention": ["rope_type": "linear", "factor": 2.0, "rope_theta": 1000.0]]],
+                          "rope_parameters.sliding_attention.rope_type linear is not supported")
+        try assertRefused("tiny-gemma3", ["query_pre_attn_scalar": -1.0], "query_pre_attn_scalar is -1.0")
+    }
+
+    /// Mistral's sliding window is read, and prompts longer than it run (TinyModelTests and
+    /// SlidingWindowTests check the numbers).
+    func testSlidingWindowIsReadAndLongerPromptsRun() throws {
         let url = try folder("tiny-llama", ["model_type": "mistral", "architectures": ["MistralForCausalLM"], "sliding_window": 8])
         let model = try Transformer(path: url.path)
         XCTAssertEqual(model.config.slidingWindow, 8)
-        XCTAssertNoThrow(try model.forward(Array(1 ... 8)))
-        XCTAssertThrowsError(try model.forward(Array(1 ... 9))) { error in
-            XCTAssertTrue("\(error)".contains("9 positions exceed the model's sliding attention window of 8 tokens"), "\(error)")
-        }
+        XCTAssertEqual(try model.forward(Array(1 ... 20), logits: .all).logits.positions, Array(0 ..< 20))
         let unwindowed = try folder("tiny-llama", ["model_type": "mistral", "architectures": ["MistralForCausalLM"], "sliding_window": NSNull()])
         XCTAssertNil(try OpenedModel.open(path: unwindowed.path).config.slidingWindow, "a null window is none")
     }

@@ -43,7 +43,9 @@ final class ModelFamilyTests: XCTestCase {
         XCTAssertEqual(ModelFamilies.capabilities(of: .gpt2)?.positions, .learned)
         XCTAssertEqual(ModelFamilies.capabilities(of: .qwen3)?.queryKeyNorm, true)
         XCTAssertNil(ModelFamilies.capabilities(of: ArchitectureFamily(rawValue: "mamba")))
-        XCTAssertTrue(ModelFamilies.all.filter { $0.capabilities.hasRotaryEmbedding }.count == 3)
+        XCTAssertTrue(ModelFamilies.all.filter { $0.capabilities.hasRotaryEmbedding }.count == 4)
+        XCTAssertEqual(ModelFamilies.capabilities(of: .gemma3)?.slidingWindow, true)
+        XCTAssertEqual(ModelFamilies.capabilities(of: .qwen2)?.slidingWindow, false)
     }
 
     func testDefaultModelConfigAndReadableName() throws {

@@ -46,6 +46,44 @@ final class TinyModelTests: XCTestCase {
         XCTAssertEqual(try Self.load("tiny-llama3-rope", gguf: true).config.ropeScaling, .frequencyDivisors)
     }
 
+    /// Sliding-window attention against transformers (eager attention) on prompts of 25 and 93
+    /// tokens, past the window of 8: a Mistral (every layer windowed) and a Gemma 3 (five windowed
+    /// layers with the local rotary base, then a global one with its own base and linear scaling;
+    /// q/k norms, post-norms, GeGLU, embedding scale), each from its folder and its GGUF file.
+    static let slidingWindowFamilies = ["tiny-mistral", "tiny-gemma3"]
+
+    func testSlidingWindowModelsMatchTransformers() throws {
+        for family in Self.slidingWindowFamilies {
+            for gguf in [false, true] {
+                let model = try Self.load(family, gguf: gguf)
+                XCTAssertEqual(model.config.slidingWindow, 8, family)
+                XCTAssertGreaterThan(try ReferenceFixture(family).ints("p1.ids").count, 3 * 8)
+                try checkAgainstReference(model, ReferenceFixture(family), label: "\(family) \(gguf ? "gguf" : "folder")")
+            }
+        }
+    }
+
+    func testSlidingWindowConfigurationsAreRead() throws {
+        for gguf in [false, true] {
+            let mistral = try Self.load("tiny-mistral", gguf: gguf)
+            XCTAssertEqual(mistral.config.architecture, .llama)
+            XCTAssertEqual((0 ..< mistral.config.nLayers).map(mistral.slidingWindow), [8, 8])
+            XCTAssertNil(mistral.localRotary)
+            XCTAssertEqual(mistral.attention.scale, 1 / Float(16).squareRoot())
+
+            let gemma = try Self.load("tiny-gemma3", gguf: gguf)
+            XCTAssertEqual(gemma.config.architecture, .gemma3)
+            XCTAssertEqual((0 ..< gemma.config.nLayers).map(gemma.slidingWindow), [8, 8, 8, 8, 8, nil])
+            XCTAssertEqual(gemma.config.slidingWindowLayers, [0, 1, 2, 3, 4])
+            XCTAssertEqual(gemma.config.ropeTheta, 1000)
+            XCTAssertEqual(gemma.config.localRopeTheta, 10000)
+            XCTAssertEqual(gemma.config.ropeScaling, .linear(factor: 2))
+            XCTAssertEqual(gemma.config.queryPreAttentionScalar, 16)
+            XCTAssertEqual(gemma.capabilities.activation, .gatedGELUTanh)
+            XCTAssertTrue(gemma.capabilities.queryKeyNorm)
+        }
+    }
+
     func testConfigurationsAreRead() throws {
         let qwen3 = try Self.load("tiny-qwen3", gguf: false)
         XCTAssertEqual(qwen3.config.architecture, .qwen3)
