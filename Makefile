@@ -3,6 +3,7 @@ PYTHON ?= python3
 RUN ?= out/calibration.h5
 TEST_RUN ?= out/test.h5
 FIGURES ?= out/figures
+SCANS ?= out/scan-previous-token.h5,out/scan-induction.h5
 
 .PHONY: notebooks
 
@@ -12,4 +13,4 @@ FIGURES ?= out/figures
 # its .py.
 notebooks:
 	$(PYTHON) -m unittest discover --start-directory notebooks-export --pattern 'test_*.py'
-	$(PYTHON) notebooks-export/run_notebooks.py --run '$(RUN)' --test-run '$(TEST_RUN)' --figures '$(FIGURES)'
+	$(PYTHON) notebooks-export/run_notebooks.py --run '$(RUN)' --test-run '$(TEST_RUN)' --figures '$(FIGURES)' --scans '$(SCANS)'

@@ -12,7 +12,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "qkprobe", targets: ["qkprobe"]),
-        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Statistics", "Reports", "Selection", "Pipeline"]),
+        .library(name: "QKProbe", targets: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Statistics", "Reports", "Selection", "Causal", "Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,11 +35,13 @@ let package = Package(
         .target(name: "RunStore", dependencies: ["CHDF5", "Probe"]),
         .target(name: "Reports", dependencies: ["Probe", "RunStore", "Statistics", "LogicTasks"]),
         .target(name: "Selection", dependencies: ["ModelFormats", "Probe", "RunStore", "Reports", "LogicTasks", "Statistics"]),
+        // Switching heads off (ablation) and scoring heads by their attention (scans).
+        .target(name: "Causal", dependencies: ["Tokenizers", "Transformer", "Probe", "LogicTasks", "RunStore", "Statistics"]),
         .target(name: "Pipeline", dependencies: ["ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Reports"]),
         .executableTarget(
             name: "qkprobe",
             dependencies: [
-                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Statistics", "Reports", "Selection", "Pipeline",
+                "ModelFormats", "Tokenizers", "Transformer", "LogicTasks", "Probe", "RunStore", "Statistics", "Reports", "Selection", "Causal", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore", "Statistics"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "RunStore", "Probe", "LogicTasks", "ModelFormats"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RunStore", "Reports", "Probe", "LogicTasks"]),
+        .testTarget(name: "CausalTests", dependencies: ["Causal", "Transformer", "ModelFormats", "RunStore", "Statistics"], resources: [.copy("Fixtures")]),
         // Runs the built `qkprobe` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "Transformer", "LogicTasks", "RunStore", "Reports", "Selection", "Pipeline"]),
     ]

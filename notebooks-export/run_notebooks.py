@@ -41,6 +41,7 @@ def expected_figures(run):
         "head_accuracy": ["head_accuracy.png"] + (["accuracy_by_steps_and_distractors.png"] if breakdown else []),
         "score_margins": ["score_margins.png"] + (["query_pca.png"] if activations else []),
         "transfer": ["transfer.png"],
+        "head_roles": ["head_roles.png"],
     }
 
 
@@ -105,6 +106,7 @@ def main(argv):
     parser.add_argument("--run", type=Path, required=True, help="calibration run file")
     parser.add_argument("--test-run", type=Path, required=True, help="test run file of the same model")
     parser.add_argument("--figures", type=Path, required=True, help="folder for the PNGs")
+    parser.add_argument("--scans", default="", help="scan files (qkprobe scan --output), comma-separated, for head_roles")
     args = parser.parse_args(argv)
 
     notebooks = sorted(HERE.glob("*.ipynb"))
@@ -123,6 +125,8 @@ def main(argv):
     environment = dict(os.environ, MPLBACKEND="Agg", QKPROBE_RUN=str(args.run.resolve()),
                        QKPROBE_TEST_RUN=str(args.test_run.resolve()),
                        QKPROBE_FIGURES=str(args.figures.resolve()))
+    if args.scans:
+        environment["QKPROBE_SCANS"] = ",".join(str(Path(p).resolve()) for p in args.scans.split(","))
     for notebook in notebooks:
         script = notebook.with_suffix(".py")
         figures = [args.figures / name for name in expected[notebook.stem]]

@@ -27,7 +27,10 @@ python3 scripts/check_xarray.py "$runs/calibration.h5" "$runs/test.h5"
 # The statistics of `heads --format json`, recomputed from the run file with h5py, scipy and statsmodels.
 "$qkprobe" heads "$runs/calibration.h5" --format json > "$runs/heads.json"
 python3 scripts/check_heads_report.py "$runs/calibration.h5" "$runs/heads.json"
-make notebooks RUN="$runs/calibration.h5" TEST_RUN="$runs/test.h5" FIGURES="$runs/figures"
+"$qkprobe" scan --kind previous-token --count 4 --length 24 --output "$runs/scan-previous-token.h5"
+"$qkprobe" scan --kind induction --count 4 --length 24 --output "$runs/scan-induction.h5"
+make notebooks RUN="$runs/calibration.h5" TEST_RUN="$runs/test.h5" FIGURES="$runs/figures" \
+    SCANS="$runs/scan-previous-token.h5,$runs/scan-induction.h5"
 
 # XCTest only: no suite uses Swift Testing, whose "0 tests" closing line would read as no tests run.
 swift test "${build[@]}" --skip-build --disable-swift-testing 2>&1

@@ -223,7 +223,8 @@ public struct ProbePipeline {
             shots: settings.shots, shotsDataset: shotsSource.name, shotsSHA256: shotsSource.sha256, shotsSeed: settings.seed,
             geometry: geometryName, mcqaKey: mcqaKey,
             qkRope: settings.rope, qkScale: settings.scale.factor(dHead: config.dHead), threads: threads,
-            weights: model.transformer.weightStorage.rawValue, sampleSelection: selection.summary,
+            weights: model.transformer.weightStorage.rawValue,
+            bosTokenID: model.tokenizer.addsBOSToken ? model.tokenizer.bosTokenID : nil, sampleSelection: selection.summary,
             qkScaleSetting: settings.scale.rawValue, optionTokenPolicy: settings.optionToken.rawValue)
         return RunSpec(
             header: header, options: LogicDataset.sharedOptions(samples.map(\.options)),

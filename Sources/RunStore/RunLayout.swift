@@ -385,9 +385,22 @@ enum RunLayout {
         try file.setAttribute("sample_selection", header.sampleSelection)
         try file.setAttribute("qk_scale_setting", header.qkScaleSetting)
         try file.setAttribute("option_token_policy", header.optionTokenPolicy)
+        // add_bos_token 1 or 0, and the token (-1 for none).
+        try file.setAttribute("add_bos_token", Int64(header.bosTokenID == nil ? 0 : 1))
+        try file.setAttribute("bos_token_id", Int64(header.bosTokenID ?? -1))
     }
 
     // MARK: reading
+
+    /// `add_bos_token` and `bos_token_id`: the token when the first is 1 (a non-negative id).
+    private static func readBOSToken(_ file: H5File) throws -> Int? {
+        guard try file.hasAttribute("add_bos_token"), try file.attribute("add_bos_token", as: Int64.self) == 1 else { return nil }
+        let id = try file.attribute("bos_token_id", as: Int64.self)
+        guard (0 ..< (1 << 24)).contains(id) else {
+            throw RunStoreError(file.path, "attribute bos_token_id is \(id), but add_bos_token is 1")
+        }
+        return Int(id)
+    }
 
     static func readHeader(_ file: H5File) throws -> RunHeader {
         let path = file.path
@@ -432,6 +445,7 @@ enum RunLayout {
             qkRope: rope, qkScale: try file.attribute("qk_scale", as: Float.self),
             threads: try dimension("threads"),
             weights: try file.hasAttribute("weights") ? file.stringAttribute("weights") : "float32",
+            bosTokenID: try readBOSToken(file),
             sampleSelection: try optionalString("sample_selection"), qkScaleSetting: try optionalString("qk_scale_setting"),
             optionTokenPolicy: try optionalString("option_token_policy"))
         guard header.nHeads % header.nKVHeads == 0 else {

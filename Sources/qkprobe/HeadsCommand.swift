@@ -49,10 +49,18 @@ struct HeadsCommand: ParsableCommand {
 struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plot",
-        abstract: "Draw a run's layer × head accuracy heatmap, with the model baseline marked and a by-steps panel, as SVG.")
+        abstract: "Draw a run's layer × head accuracy heatmap, with the model baseline marked and a by-steps panel, as SVG.",
+        discussion: """
+            Also draws the files of qkprobe scan (a heatmap of the head scores) and qkprobe ablate (clean, the \
+            named heads off and every random draw, for accuracy and mean logit difference). With \
+            --heads-from SELECTION.json --top K the QK-selected heads are outlined on a scan's heatmap.
+            """)
 
-    @Argument(help: "The HDF5 run file.")
+    @Argument(help: "The HDF5 run file, or a scan or ablation file.")
     var runFile: String
+
+    @Option(name: .customLong("heads-from"), help: "For a scan file: a selection file (qkprobe select --output) whose best heads to outline.")
+    var headsFrom: String?
 
     @Option(name: [.short, .long], help: "The SVG file to write.")
     var output: String
@@ -70,9 +78,16 @@ struct PlotCommand: ParsableCommand {
     }
 
     func run() throws {
-        let report = HeadReport(run: try RunReader(url: URL(fileURLWithPath: runFile)),
-                                permutations: permutation.permutations, seed: permutation.seed)
-        try OutputFile.write(report.heatmapSVG(topHeads: top), to: output, overwrite: force, protecting: [runFile])
+        let svg: String
+        if let other = try CausalPlot.svg(of: URL(fileURLWithPath: runFile), headsFrom: headsFrom, top: top) {
+            svg = other
+        } else {
+            if headsFrom != nil { throw ProbeCommandError("\(runFile): --heads-from outlines heads on a scan file, not a run file") }
+            let report = HeadReport(run: try RunReader(url: URL(fileURLWithPath: runFile)),
+                                    permutations: permutation.permutations, seed: permutation.seed)
+            svg = report.heatmapSVG(topHeads: top)
+        }
+        try OutputFile.write(svg, to: output, overwrite: force, protecting: [runFile] + (headsFrom.map { [$0] } ?? []))
         print("wrote \(output)")
     }
 }

@@ -9,6 +9,7 @@ struct QKProbe: ParsableCommand {
         subcommands: [
             ProbeCommand.self, MergeCommand.self, HeadsCommand.self, PlotCommand.self, SelectCommand.self, VerifyCommand.self,
             DatasetCommand.self,
+            AblateCommand.self, ScanCommand.self,
             InspectCommand.self, TokenizeCommand.self, GenerateCommand.self, TraceCommand.self, BenchCommand.self,
         ])
 }
