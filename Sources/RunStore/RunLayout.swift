@@ -298,9 +298,22 @@ enum RunLayout {
         }
         try file.setAttribute("qk_scale", header.qkScale)
         try file.setAttribute("weights", header.weights)
+        // add_bos_token 1 or 0, and the token (-1 for none).
+        try file.setAttribute("add_bos_token", Int64(header.bosTokenID == nil ? 0 : 1))
+        try file.setAttribute("bos_token_id", Int64(header.bosTokenID ?? -1))
     }
 
     // MARK: reading
+
+    /// `add_bos_token` and `bos_token_id`: the token when the first is 1 (a non-negative id).
+    private static func readBOSToken(_ file: H5File) throws -> Int? {
+        guard try file.hasAttribute("add_bos_token"), try file.attribute("add_bos_token", as: Int64.self) == 1 else { return nil }
+        let id = try file.attribute("bos_token_id", as: Int64.self)
+        guard (0 ..< (1 << 24)).contains(id) else {
+            throw RunStoreError(file.path, "attribute bos_token_id is \(id), but add_bos_token is 1")
+        }
+        return Int(id)
+    }
 
     static func readHeader(_ file: H5File) throws -> RunHeader {
         let path = file.path
@@ -341,7 +354,8 @@ enum RunLayout {
             mcqaKey: try file.hasAttribute("mcqa_key") ? file.stringAttribute("mcqa_key") : "",
             qkRope: rope, qkScale: try file.attribute("qk_scale", as: Float.self),
             threads: try dimension("threads"),
-            weights: try file.hasAttribute("weights") ? file.stringAttribute("weights") : "float32")
+            weights: try file.hasAttribute("weights") ? file.stringAttribute("weights") : "float32",
+            bosTokenID: try readBOSToken(file))
         guard header.nHeads % header.nKVHeads == 0 else {
             throw RunStoreError(path, "n_heads \(header.nHeads) is not a multiple of n_kv_heads \(header.nKVHeads)")
         }

@@ -48,6 +48,10 @@ public struct RunHeader: Sendable, Equatable {
     /// How the model kept its weights ("stored" or "float32"); both give the same numbers bit for
     /// bit, so a resume need not match it. Files from before it was recorded read as "float32".
     public var weights: String
+    /// The BOS token the tokenizer put first in every prompt (`add_bos_token`), nil when it adds
+    /// none. A short prompt behaves differently with and without it. Files written before it was
+    /// recorded read as nil.
+    public var bosTokenID: Int?
 
     public init(toolVersion: String, created: String = RunHeader.now(), modelName: String, modelPath: String,
                 modelSHA256: String, architecture: String, nLayers: Int, nHeads: Int, nKVHeads: Int,
@@ -55,7 +59,7 @@ public struct RunHeader: Sendable, Equatable {
                 anchorRule: String = "before-cue", answerCue: String = "Answer:", chatTemplate: String = "none",
                 shots: Int = 0, shotsDataset: String = "", shotsSHA256: String = "", shotsSeed: Int = 0,
                 geometry: String = "options", mcqaKey: String = "",
-                qkRope: QKRope, qkScale: Float, threads: Int, weights: String = "stored") {
+                qkRope: QKRope, qkScale: Float, threads: Int, weights: String = "stored", bosTokenID: Int? = nil) {
         self.toolVersion = toolVersion
         self.created = created
         self.modelName = modelName
@@ -82,6 +86,7 @@ public struct RunHeader: Sendable, Equatable {
         self.qkScale = qkScale
         self.threads = threads
         self.weights = weights
+        self.bosTokenID = bosTokenID
     }
 
     /// The current time in ISO 8601 (UTC), for `created`.
@@ -98,7 +103,8 @@ public struct RunHeader: Sendable, Equatable {
          ("anchor_rule", anchorRule), ("answer_cue", answerCue.debugDescription), ("chat_template", chatTemplate),
          ("shots", "\(shots)"), ("shots_sha256", shotsSHA256), ("shots_seed", "\(shotsSeed)"),
          ("geometry", geometry), ("mcqa_key", mcqaKey),
-         ("qk_rope", qkRope.rawValue), ("qk_scale", "\(qkScale)"), ("threads", "\(threads)")]
+         ("qk_rope", qkRope.rawValue), ("qk_scale", "\(qkScale)"), ("threads", "\(threads)"),
+         ("bos_token_id", bosTokenID.map(String.init) ?? "none")]
     }
 }
 

@@ -183,7 +183,8 @@ struct ProbeCommand: ParsableCommand {
             shots: shots, shotsDataset: shotsName, shotsSHA256: shotsDigest, shotsSeed: seed,
             geometry: geometry.rawValue, mcqaKey: geometry == .mcqa ? mcqaKey.rawValue : "",
             qkRope: rope == .pre ? .pre : .post, qkScale: scale.factor(dHead: config.dHead),
-            threads: Transformer.threadCount, weights: loaded.transformer.weightStorage.rawValue)
+            threads: Transformer.threadCount, weights: loaded.transformer.weightStorage.rawValue,
+            bosTokenID: loaded.tokenizer.addsBOSToken ? loaded.tokenizer.bosTokenID : nil)
         let spec = RunSpec(
             header: header, options: LogicDataset.sharedOptions(samples.map(\.options)),
             samples: zip(samples, prepared).map { sample, prepared in

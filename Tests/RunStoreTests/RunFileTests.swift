@@ -146,6 +146,21 @@ final class RunFileTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: url.path + ".creating"))
     }
 
+    /// The tokenizer's BOS (`add_bos_token`) is recorded: the token, or none.
+    func testTheBOSTokenIsRecorded() throws {
+        let directory = try makeTemporaryDirectory(self)
+        for bos in [nil, 2] as [Int?] {
+            var spec = makeSpec(samples: 2)
+            spec.header.bosTokenID = bos
+            let url = directory.appendingPathComponent("bos-\(bos ?? -1).h5")
+            try RunFile.open(at: url, spec: spec, ifExists: .refuse).close()
+            XCTAssertEqual(try RunReader(url: url).header.bosTokenID, bos)
+            let file = try H5File.open(url.path, writable: false)
+            XCTAssertEqual(try file.attribute("add_bos_token", as: Int64.self), bos == nil ? 0 : 1)
+            XCTAssertEqual(try file.attribute("bos_token_id", as: Int64.self), Int64(bos ?? -1))
+        }
+    }
+
     func testResumeRefusesARunMadeDifferently() throws {
         let url = try makeTemporaryDirectory(self).appendingPathComponent("run.h5")
         let spec = makeSpec()
@@ -166,6 +181,7 @@ final class RunFileTests: XCTestCase {
             ("qk_scale", { $0.header.qkScale = 0.5 }),
             ("threads is 2 in the file but 8 now", { $0.header.threads = 8 }),
             ("tool_version", { $0.header.toolVersion = "9.9" }),
+            ("bos_token_id is none in the file but 2 now", { $0.header.bosTokenID = 2 }),
             ("options are", { $0.options = [" yes", " no"] }),
             ("the file has saved activations", { $0.saveActivations = false }),
             ("the file has 7 samples, this run 6", { $0.samples.removeLast() }),
