@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore", "Statistics"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "RunStore", "Probe", "LogicTasks", "ModelFormats"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RunStore", "Reports", "Probe", "LogicTasks"]),
-        .testTarget(name: "CausalTests", dependencies: ["Causal", "Transformer", "ModelFormats", "RunStore", "Statistics"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CausalTests", dependencies: ["Causal", "Probe", "Transformer", "ModelFormats", "RunStore", "Statistics"], resources: [.copy("Fixtures")]),
         // Runs the built `qkprobe` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "Transformer", "LogicTasks", "RunStore", "Reports", "Selection", "Pipeline"]),
     ]

@@ -25,13 +25,13 @@ public struct AblationSample: Sendable {
 /// and without them, and with as many random heads of the same layers switched off instead.
 public struct AblationExperiment: Sendable {
     public let model: Transformer
-    public let heads: [AttentionHead]
+    public let heads: [HeadID]
     public let method: AblationMethod
     /// Random head sets drawn, each as many heads per layer as `heads` has, none of `heads`.
-    public let randomHeads: [[AttentionHead]]
+    public let randomHeads: [[HeadID]]
 
     /// Checks the heads; draws `randomDraws` random sets with `seed`.
-    public init(model: Transformer, heads: [AttentionHead], method: AblationMethod, randomDraws: Int = 0, seed: UInt64 = 0) throws {
+    public init(model: Transformer, heads: [HeadID], method: AblationMethod, randomDraws: Int = 0, seed: UInt64 = 0) throws {
         guard !heads.isEmpty else { throw CausalError("no heads to ablate") }
         guard Set(heads).count == heads.count else { throw CausalError("a head is listed twice: \(heads.map(\.name).joined(separator: ","))") }
         guard randomDraws >= 0 else { throw CausalError("--random-draws must be 0 or more") }
@@ -45,7 +45,7 @@ public struct AblationExperiment: Sendable {
     /// Per draw, for each layer of `heads`, as many distinct heads of that layer as `heads` has
     /// there, chosen uniformly among the layer's other heads (a partial Fisher-Yates shuffle of
     /// one SplitMix64 stream), listed in layer and head order.
-    public static func drawRandomHeads(like heads: [AttentionHead], headsPerLayer: Int, draws: Int, seed: UInt64) throws -> [[AttentionHead]] {
+    public static func drawRandomHeads(like heads: [HeadID], headsPerLayer: Int, draws: Int, seed: UInt64) throws -> [[HeadID]] {
         var perLayer: [Int: Set<Int>] = [:]
         for head in heads { perLayer[head.layer, default: []].insert(head.head) }
         for (layer, chosen) in perLayer where headsPerLayer - chosen.count < chosen.count {
@@ -53,13 +53,13 @@ public struct AblationExperiment: Sendable {
         }
         var random = SplitMix64(seed: seed)
         return (0 ..< draws).map { _ in
-            perLayer.keys.sorted().flatMap { layer -> [AttentionHead] in
+            perLayer.keys.sorted().flatMap { layer -> [HeadID] in
                 let chosen = perLayer[layer]!
                 var pool = (0 ..< headsPerLayer).filter { !chosen.contains($0) }
                 for index in 0 ..< chosen.count {
                     pool.swapAt(index, index + random.below(pool.count - index))
                 }
-                return pool.prefix(chosen.count).sorted().map { AttentionHead(layer: layer, head: $0) }
+                return pool.prefix(chosen.count).sorted().map { HeadID(layer: layer, head: $0) }
             }
         }
     }
@@ -101,12 +101,12 @@ public struct AblationExperiment: Sendable {
             done += 1
             progress(done)
         }
-        var means: [AttentionHead: [Float]] = [:]
+        var means: [HeadID: [Float]] = [:]
         if method == .mean {
             for layer in layers {
                 let sums = zSums[HookName(.z, layer: layer)]!
                 for head in 0 ..< config.nHeads {
-                    means[AttentionHead(layer: layer, head: head)] =
+                    means[HeadID(layer: layer, head: head)] =
                         (0 ..< config.dHead).map { Float(sums[head * config.dHead + $0] / Double(tokenCount)) }
                 }
             }
@@ -136,16 +136,16 @@ public struct AblationExperiment: Sendable {
 
 /// What an ablation run found. Logits are per sample, per option, in dataset order.
 public struct AblationResult: Sendable {
-    public let heads: [AttentionHead]
+    public let heads: [HeadID]
     public let method: AblationMethod
-    public let randomHeads: [[AttentionHead]]
+    public let randomHeads: [[HeadID]]
     public let labels: [Int?]
     public let cleanLogits: [[Float]]
     public let ablatedLogits: [[Float]]
     /// [draw][sample][option]
     public let randomLogits: [[[Float]]]
     /// The mean `hook_z` vectors used by a mean ablation (empty otherwise).
-    public let means: [AttentionHead: [Float]]
+    public let means: [HeadID: [Float]]
 
     public var clean: ConditionSummary { ConditionSummary(logits: cleanLogits, labels: labels) }
     public var ablated: ConditionSummary { ConditionSummary(logits: ablatedLogits, labels: labels) }

@@ -1,4 +1,5 @@
 import Foundation
+import Probe
 import RunStore
 
 /// An ablation's results with what names them: the samples' ids, the options, the model.
@@ -30,7 +31,7 @@ public struct AblationReport: Sendable {
     /// Root attributes: the method, model, dataset and seed (`attributes`).
     public var datasets: [StoredDataset] {
         let n = result.labels.count, o = result.cleanLogits.first?.count ?? options.count, k = result.heads.count
-        func pairs(_ heads: [AttentionHead]) -> [Int32] { heads.flatMap { [Int32($0.layer), Int32($0.head)] } }
+        func pairs(_ heads: [HeadID]) -> [Int32] { heads.flatMap { [Int32($0.layer), Int32($0.head)] } }
         var datasets = [
             StoredDataset("/samples/id", shape: [n], .strings(sampleIDs), dimensions: ["sample"]),
             StoredDataset("/samples/label", shape: [n], .int32(result.labels.map { Int32($0 ?? -1) }), dimensions: ["sample"]),
@@ -180,10 +181,10 @@ extension AblationResult {
         func rows(_ values: ArraySlice<Double>) -> [[Float]] {
             (0 ..< n).map { i in values[(values.startIndex + i * o) ..< (values.startIndex + (i + 1) * o)].map(Float.init) }
         }
-        func headList(_ values: ArraySlice<Double>) -> [AttentionHead] {
-            stride(from: values.startIndex, to: values.endIndex, by: 2).map { AttentionHead(layer: Int(values[$0]), head: Int(values[$0 + 1])) }
+        func headList(_ values: ArraySlice<Double>) -> [HeadID] {
+            stride(from: values.startIndex, to: values.endIndex, by: 2).map { HeadID(layer: Int(values[$0]), head: Int(values[$0 + 1])) }
         }
-        var randomLogits: [[[Float]]] = [], randomHeads: [[AttentionHead]] = []
+        var randomLogits: [[[Float]]] = [], randomHeads: [[HeadID]] = []
         if try file.has("/ablation/random_logit") {
             let logits = try file.numbers("/ablation/random_logit"), drawn = try file.numbers("/ablation/random_heads")
             guard logits.shape.count == 3, logits.shape.dropFirst().elementsEqual(clean.shape),

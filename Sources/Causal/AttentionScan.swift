@@ -1,4 +1,5 @@
 import LogicTasks
+import Probe
 import Transformer
 
 /// What a scan scores heads on.
@@ -33,8 +34,8 @@ public struct HeadScores: Sendable, Equatable {
     public subscript(layer: Int, head: Int) -> Double { values[layer * heads + head] }
 
     /// Heads by score, highest first (lower layer, then head, on ties).
-    public func ranked() -> [(head: AttentionHead, score: Double)] {
-        values.indices.map { (head: AttentionHead(layer: $0 / heads, head: $0 % heads), score: values[$0]) }
+    public func ranked() -> [(head: HeadID, score: Double)] {
+        values.indices.map { (head: HeadID(layer: $0 / heads, head: $0 % heads), score: values[$0]) }
             .sorted { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
     }
 

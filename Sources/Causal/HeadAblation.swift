@@ -1,3 +1,4 @@
+import Probe
 import Transformer
 
 /// How a head is switched off.
@@ -15,13 +16,13 @@ public enum AblationMethod: String, CaseIterable, Sendable {
 
 /// Switches off a set of heads in a forward pass: the `HookEdit` that does it.
 public struct HeadAblation: Sendable {
-    public let heads: [AttentionHead]
+    public let heads: [HeadID]
     public let method: AblationMethod
     /// For `.mean`: per ablated head, its mean `hook_z` vector [d_head].
-    public let means: [AttentionHead: [Float]]
+    public let means: [HeadID: [Float]]
 
     /// Checks the heads against the model; `.mean` needs `means` for every head.
-    public init(heads: [AttentionHead], method: AblationMethod, means: [AttentionHead: [Float]] = [:], model: Transformer) throws {
+    public init(heads: [HeadID], method: AblationMethod, means: [HeadID: [Float]] = [:], model: Transformer) throws {
         let config = model.config
         for head in heads where !(0 ..< config.nLayers).contains(head.layer) || !(0 ..< config.nHeads).contains(head.head) {
             throw CausalError("\(model.path): no head \(head) in a model of \(config.nLayers) layers × \(config.nHeads) heads")
@@ -50,7 +51,7 @@ public struct HeadAblation: Sendable {
     /// The edit for `Transformer.forward`; nil when there is no head to ablate.
     public var edit: HookEdit? {
         guard !heads.isEmpty else { return nil }
-        var byHook: [HookName: [AttentionHead]] = [:]
+        var byHook: [HookName: [HeadID]] = [:]
         for head in heads { byHook[hook(layer: head.layer), default: []].append(head) }
         let means = means, method = method
         return HookEdit(Set(byHook.keys)) { activation in

@@ -305,23 +305,6 @@ struct PromptBound {
     }
 }
 
-extension HeadTables {
-    /// The stored tables, one row per steps/distractors value the file lays out (NaN where no
-    /// labelled sample has that value).
-    public init(_ tables: HeadAccuracyTables, stepsValues: [Int], distractorsValues: [Int]) {
-        let empty = [Float](repeating: .nan, count: tables.layers * tables.heads)
-        func rows(_ groups: [AccuracyGroup], _ values: [Int]) -> (heads: [Float], baseline: [Float]) {
-            let byValue = Dictionary(uniqueKeysWithValues: groups.map { ($0.value ?? -1, $0) })
-            return (values.flatMap { byValue[$0]?.heads ?? empty }, values.map { byValue[$0]?.baseline ?? .nan })
-        }
-        let steps = rows(tables.bySteps, stepsValues)
-        let distractors = rows(tables.byDistractors, distractorsValues)
-        self.init(accuracy: tables.overall.heads, accuracyBySteps: steps.heads, accuracyByDistractors: distractors.heads,
-                  baselineAccuracy: tables.overall.baseline, baselineAccuracyBySteps: steps.baseline,
-                  baselineAccuracyByDistractors: distractors.baseline)
-    }
-}
-
 /// The SHA-256 of a dataset file; for a folder, of the `sha256sum`-style listing of its files
 /// (relative paths in byte order), so renaming or editing any file changes it.
 public func datasetDigest(_ url: URL) throws -> String {

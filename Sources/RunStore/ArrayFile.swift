@@ -33,8 +33,7 @@ public enum ArrayFile {
         }
         // Built under a temporary name and renamed into place: a failure (a full disk) leaves no
         // empty or half-written file at `path`.
-        let temporary = path + ".partial"
-        do {  // the file is closed at the end of this block, before the rename
+        try createAtomically(path, suffix: ".partial", what: "file") { temporary in
             let file = try H5File.create(temporary)
             for (name, value) in stringAttributes.sorted(by: { $0.key < $1.key }) {
                 try file.setAttribute(name, value)
@@ -47,14 +46,6 @@ public enum ArrayFile {
                 try setIntegerAttributes(array.integerAttributes, on: dataset)
             }
             try file.flush()
-        } catch let error as RunStoreError {
-            unlink(temporary)
-            throw RunStoreError(path, error.problem)
-        }
-        if rename(temporary, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw RunStoreError(path, "cannot move the new file into place: \(reason)")
         }
     }
 

@@ -589,3 +589,25 @@ final class H5Dataset: H5Object {
         try body(memorySpace.id, fileSpace.id)
     }
 }
+
+/// Makes the file at `path` under the name `path + suffix` and renames it into place only when
+/// `build` has finished: a failure (a full disk) or a kill leaves nothing, half-built or empty,
+/// under `path`. `build` must close what it opens of the temporary file.
+func createAtomically(_ path: String, suffix: String, what: String, _ build: (_ temporary: String) throws -> Void) throws {
+    let temporary = path + suffix
+    unlink(temporary)
+    do {
+        try build(temporary)
+    } catch let error as RunStoreError {
+        unlink(temporary)
+        throw error.path == temporary ? RunStoreError(path, error.problem) : error
+    } catch {
+        unlink(temporary)
+        throw error
+    }
+    if rename(temporary, path) != 0 {
+        let reason = String(cString: strerror(errno))
+        unlink(temporary)
+        throw RunStoreError(path, "cannot move the new \(what) into place: \(reason)")
+    }
+}

@@ -69,19 +69,10 @@ public final class RunFile {
     private static func create(at path: String, spec: RunSpec) throws {
         try RunLayout.validate(spec, path)
         try ensureRoom(for: RunLayout.preallocatedBytes(spec), at: path)
-        let temporary = path + ".creating"
-        do {
+        try createAtomically(path, suffix: ".creating", what: "run file") { temporary in
             let file = try H5File.create(temporary)
             try RunLayout.build(file, spec)
             try file.flush()
-        } catch let error as RunStoreError {
-            unlink(temporary)
-            throw RunStoreError(path, error.problem)
-        }
-        if rename(temporary, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw RunStoreError(path, "cannot move the new run file into place: \(reason)")
         }
     }
 

@@ -47,23 +47,13 @@ public enum ShardMerge {
         try RunLayout.validate(spec, output.path)
         try RunFile.ensureRoom(for: RunLayout.preallocatedBytes(spec), at: output.path)
 
-        let temporary = output.path + temporarySuffix
-        unlink(temporary)
-        do {
+        try createAtomically(output.path, suffix: temporarySuffix, what: "merged run") { temporary in
             try build(temporary, spec, from: parts)
             let temporaryURL = URL(fileURLWithPath: temporary)
             let tables = try headTables(try RunReader(url: temporaryURL))
             let run = try RunFile.open(at: temporaryURL, spec: spec, ifExists: .resume)
             try run.writeHeadTables(tables)
             try run.close()
-        } catch {
-            unlink(temporary)
-            throw error
-        }
-        if rename(temporary, output.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw RunStoreError(output.path, "cannot move the merged run into place: \(reason)")
         }
         return MergeSummary(output: output, shards: parts.count, rows: spec.samples.count)
     }

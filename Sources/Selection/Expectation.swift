@@ -1,6 +1,7 @@
 import Foundation
 import LogicTasks
 import ModelFormats
+import Probe
 import Reports
 
 /// What a run is expected to show, as `qkprobe verify --expected FILE` reads it. The file is one

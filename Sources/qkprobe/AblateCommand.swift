@@ -91,7 +91,7 @@ struct AblateCommand: ParsableCommand {
         let loadedDataset = try datasetFormat.resolve(for: datasetURL).load(datasetURL)
         let samples = Array(loadedDataset.samples.prefix(limit ?? .max))
         let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0)) }
-        let chosen = try heads.map(AttentionHead.list) ?? selectedHeads()
+        let chosen = try heads.map(HeadID.list) ?? selectedHeads()
         if let output {
             if FileManager.default.fileExists(atPath: output), !force { throw ProbeError("\(output): exists; pass --force to replace it") }
             try OutputGuard.ensureNotAnInput(URL(fileURLWithPath: output), inputs: [datasetURL, URL(fileURLWithPath: try modelOptions.resolvedPath())]
@@ -120,7 +120,7 @@ struct AblateCommand: ParsableCommand {
         }
     }
 
-    private func selectedHeads() throws -> [AttentionHead] {
+    private func selectedHeads() throws -> [HeadID] {
         guard let headsFrom, let top else { return [] }
         return try CausalPlot.selectedHeads(headsFrom, top: top)
     }

@@ -1,5 +1,6 @@
 import Causal
 import Foundation
+import Probe
 import Reports
 import RunStore
 import Selection
@@ -45,7 +46,7 @@ enum CausalPlot {
     }
 
     /// The best `top` heads of a selection file's first calibration set.
-    static func selectedHeads(_ path: String, top: Int) throws -> [AttentionHead] {
+    static func selectedHeads(_ path: String, top: Int) throws -> [HeadID] {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw CausalError("\(path): cannot read it (\(error.localizedDescription))")
@@ -60,6 +61,6 @@ enum CausalPlot {
         guard top <= ranked.count else {
             throw CausalError("\(path): --top \(top) but the selection kept \(ranked.count) heads (select with --top-k \(top) or more)")
         }
-        return ranked.prefix(top).map { AttentionHead(layer: $0.layer, head: $0.head) }
+        return ranked.prefix(top).map { HeadID(layer: $0.layer, head: $0.head) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ModelFormats
+import Probe
 import XCTest
 @testable import Causal
 import Transformer
@@ -36,7 +37,7 @@ final class CausalReferenceTests: XCTestCase {
         let reference = try XCTUnwrap(fixture["ablation"] as? [String: Any])
         let prompts = try XCTUnwrap(reference["prompts"] as? [[Int]])
         let options = try XCTUnwrap(reference["options"] as? [[Int]])
-        let heads = try XCTUnwrap(reference["heads"] as? [[Int]]).map { AttentionHead(layer: $0[0], head: $0[1]) }
+        let heads = try XCTUnwrap(reference["heads"] as? [[Int]]).map { HeadID(layer: $0[0], head: $0[1]) }
         let samples = zip(prompts, options).map { AblationSample(tokenIDs: $0, optionIDs: $1, label: 0) }
         var worst = 0.0
         for method in AblationMethod.allCases {

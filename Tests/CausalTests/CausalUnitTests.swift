@@ -1,4 +1,5 @@
 import Foundation
+import Probe
 import XCTest
 @testable import Causal
 import RunStore
@@ -11,17 +12,17 @@ final class CausalUnitTests: XCTestCase {
     }
 
     func testHeadNamesParse() throws {
-        XCTAssertEqual(try AttentionHead.list("L3H5, L10H0"), [AttentionHead(layer: 3, head: 5), AttentionHead(layer: 10, head: 0)])
+        XCTAssertEqual(try HeadID.list("L3H5, L10H0"), [HeadID(layer: 3, head: 5), HeadID(layer: 10, head: 0)])
         for bad in ["L3", "H5", "L-1H2", "L3H", "3H5", "L3H5H6", "L99999999999H0"] {
-            XCTAssertThrowsError(try AttentionHead.list(bad), bad)
+            XCTAssertThrowsError(try HeadID.list(bad), bad)
         }
     }
 
     func testRandomDrawsStayInTheNamedLayersAndAvoidTheNamedHeads() throws {
-        let named = [AttentionHead(layer: 2, head: 1), AttentionHead(layer: 2, head: 4), AttentionHead(layer: 7, head: 0)]
+        let named = [HeadID(layer: 2, head: 1), HeadID(layer: 2, head: 4), HeadID(layer: 7, head: 0)]
         let draws = try AblationExperiment.drawRandomHeads(like: named, headsPerLayer: 9, draws: 200, seed: 5)
         XCTAssertEqual(draws.count, 200)
-        var seen = Set<AttentionHead>()
+        var seen = Set<HeadID>()
         for draw in draws {
             XCTAssertEqual(draw.filter { $0.layer == 2 }.count, 2)
             XCTAssertEqual(draw.filter { $0.layer == 7 }.count, 1)
@@ -34,7 +35,7 @@ final class CausalUnitTests: XCTestCase {
         XCTAssertEqual(draws, try AblationExperiment.drawRandomHeads(like: named, headsPerLayer: 9, draws: 200, seed: 5))
         XCTAssertNotEqual(draws, try AblationExperiment.drawRandomHeads(like: named, headsPerLayer: 9, draws: 200, seed: 6))
         XCTAssertThrowsError(try AblationExperiment.drawRandomHeads(
-            like: (0 ..< 3).map { AttentionHead(layer: 0, head: $0) }, headsPerLayer: 4, draws: 1, seed: 0))
+            like: (0 ..< 3).map { HeadID(layer: 0, head: $0) }, headsPerLayer: 4, draws: 1, seed: 0))
     }
 
     /// Against scipy: stats.t.ppf(0.975, df).
@@ -71,7 +72,7 @@ final class CausalUnitTests: XCTestCase {
         let model = try tinyLlama()
         let ids = [5, 17, 42, 99, 3, 250, 7]
         let hooks: Set<HookName> = [HookName(.z, layer: 1)]
-        let ablation = try HeadAblation(heads: [AttentionHead(layer: 1, head: 2)], method: .zero, model: model)
+        let ablation = try HeadAblation(heads: [HeadID(layer: 1, head: 2)], method: .zero, model: model)
         let clean = try model.forward(ids, capture: HookCapture(hooks))
         let ablated = try model.forward(ids, capture: HookCapture(hooks), edit: ablation.edit)
         let dHead = model.config.dHead
@@ -83,15 +84,15 @@ final class CausalUnitTests: XCTestCase {
             }
         }
         XCTAssertNotEqual(clean.logits.values, ablated.logits.values)
-        XCTAssertThrowsError(try HeadAblation(heads: [AttentionHead(layer: 2, head: 0)], method: .zero, model: model))
-        XCTAssertThrowsError(try HeadAblation(heads: [AttentionHead(layer: 0, head: 0)], method: .mean, model: model))
+        XCTAssertThrowsError(try HeadAblation(heads: [HeadID(layer: 2, head: 0)], method: .zero, model: model))
+        XCTAssertThrowsError(try HeadAblation(heads: [HeadID(layer: 0, head: 0)], method: .mean, model: model))
     }
 
     func testAblationFileLayout() throws {
         let model = try tinyLlama()
         let samples = [AblationSample(tokenIDs: [1, 2, 3, 4], optionIDs: [10, 11], label: 1),
                        AblationSample(tokenIDs: [9, 8, 7], optionIDs: [10, 11], label: nil)]
-        let result = try AblationExperiment(model: model, heads: [AttentionHead(layer: 0, head: 1)], method: .mean,
+        let result = try AblationExperiment(model: model, heads: [HeadID(layer: 0, head: 1)], method: .mean,
                                             randomDraws: 3, seed: 1).run(samples)
         XCTAssertEqual(result.randomLogits.count, 3)
         let report = AblationReport(result: result, sampleIDs: ["a", "b"], options: [" yes", " no"], attributes: [:])
