@@ -196,6 +196,12 @@ class Run:
         rows = self.scored
         return _right_minus_wrong(self.qk[rows, :, layer, head], self.labels[rows]), self.labels[rows]
 
+    def option_scores(self, layer, head):
+        """For each complete, labelled row: the head's raw QK-score of every option, [rows, O],
+        and the label. A head that leans to one option scores it higher whatever the label."""
+        rows = self.scored
+        return self.qk[rows, :, layer, head], self.labels[rows]
+
     def model_margins(self):
         """The same margin for the model's own logits."""
         rows = self.scored

@@ -39,7 +39,7 @@ def expected_figures(run):
     activations = run is not None and run.has_activations
     return {
         "head_accuracy": ["head_accuracy.png"] + (["accuracy_by_steps_and_distractors.png"] if breakdown else []),
-        "score_margins": ["score_margins.png"] + (["query_pca.png"] if activations else []),
+        "score_margins": ["score_margins.png", "option_scores.png"] + (["query_pca.png"] if activations else []),
         "transfer": ["transfer.png"],
         "head_roles": ["head_roles.png"],
     }

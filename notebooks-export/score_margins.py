@@ -18,6 +18,7 @@
 # # One head up close: QK-score margins and its queries
 #
 # For one head (by default the most accurate one), this notebook plots
+# 0. each option's raw QK-score split by label (a head biased towards one option looks biased);
 # 1. the distribution of its QK-score margin, the score of the right option minus the best score
 #    of a wrong one, split by the label (a head answers right exactly when its margin is above 0;
 #    a head that leans towards one option shows as one label's distribution shifted), beside the
@@ -82,6 +83,35 @@ figure.suptitle(f"{run.title}: margins by label (qk_rope={run.attrs.get('qk_rope
                 f"qk_scale={run.attrs.get('qk_scale'):.3g})", fontsize=10)
 figure.tight_layout()
 qkrun.save_figure(figure, FIGURES, "score_margins.png")
+plt.show()
+
+# %% [markdown]
+# ## Each option's raw score, split by label
+#
+# The margin hides a bias that the raw scores show: one panel per option, its QK-score on the
+# samples of each label. A head that knows the answer scores an option higher on the samples
+# where it is right; a head that always prefers one option scores it higher on every label.
+
+# %%
+scores, score_labels = run.option_scores(layer, head)              # [n, O]
+figure, axes = plt.subplots(1, len(run.options), figsize=(4.6 * len(run.options), 3.8), sharey=True,
+                            squeeze=False)
+for option_index, ax in enumerate(axes[0]):
+    column = scores[:, option_index]
+    finite = column[np.isfinite(column)]
+    edges = np.histogram_bin_edges(finite if finite.size else [0.0], bins=40)
+    for label_index, label in enumerate(run.options):
+        values = column[(score_labels == label_index) & np.isfinite(column)]
+        if values.size:
+            ax.hist(values, bins=edges, alpha=0.55,
+                    label=f"label {label.strip()!r} (n={values.size}, mean {values.mean():.3g})")
+    ax.set_title(f"QK-score of {run.options[option_index].strip()!r}", fontsize=10)
+    ax.set_xlabel("QK-score")
+    ax.legend(fontsize=8)
+axes[0][0].set_ylabel("samples")
+figure.suptitle(f"{run.title}: head {name}, each option's score by label", fontsize=10)
+figure.tight_layout()
+qkrun.save_figure(figure, FIGURES, "option_scores.png")
 plt.show()
 
 # %% [markdown]

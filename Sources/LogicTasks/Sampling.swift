@@ -34,20 +34,28 @@ extension LogicDataset {
     /// The metadata keys whose values make a sample's source group (`LogicSample.sourceGroup`).
     static let sourceGroupKeys = ["logic", "rule", "QCat", "family"]
 
-    /// The stratum of a sample: label, steps, distractors and the source's group.
-    func stratum(_ sample: LogicSample) -> [String] {
-        [sample.label.map { options[$0] } ?? "unlabelled", sample.steps.map(String.init) ?? "?",
+    /// The stratum of a sample: label, steps, distractors and the source's groups (`keys`), one
+    /// entry each ("?" where the sample has none).
+    func stratum(_ sample: LogicSample, groupKeys keys: [String]) -> [String] {
+        [sample.label.map { sample.options[$0] } ?? "unlabelled", sample.steps.map(String.init) ?? "?",
          sample.distractors.map(String.init) ?? "?"]
-            + Self.groupKeys.compactMap { sample.metadata[$0]?.stringValue }
+            + keys.map { key in
+                switch sample.metadata[key] {
+                case .string(let text), .number(let text): text
+                default: "?"
+                }
+            }
     }
 
-    /// A stratified random sample of `count` rows, in file order: the rows are grouped by label ×
-    /// steps × distractors (× the source's own group: Multi-LogiEval's logic, PARARULE-Plus's
-    /// QCat, the generator's family), each stratum gets its proportional share of `count` rounded
-    /// down, and the rows left over go one each to the strata with the largest remainders, ties
-    /// broken in a seeded random order (not in favour of the first strata). Each stratum's rows
-    /// are then shuffled and its first rows taken. One seeded stream drives it all, so the same
-    /// seed gives the same rows on every machine.
+    /// A stratified random sample of `count` rows, in file order. The allocation is nested, so
+    /// each level stays proportional even when `count` is smaller than the number of strata:
+    /// `count` is shared among the labels in proportion to their rows, each label's share among
+    /// its steps values, each of those among the distractor counts, then among the source's own
+    /// groups (Multi-LogiEval's logic, PARARULE-Plus's QCat, the generator's family). At every
+    /// level each group gets its proportional share rounded down and the rows left over go one
+    /// each to the largest remainders, ties broken in a seeded random order (never in favour of
+    /// the first groups); within a finest group the rows are shuffled and the first taken. One
+    /// seeded stream drives it all, so the same seed gives the same rows on every machine.
     public func stratifiedSample(_ count: Int, seed: UInt64) -> (indices: [Int], selection: SampleSelection, warning: String?) {
         let groupKeys = Self.groupKeys.filter { key in samples.contains { $0.metadata[key] != nil } }
         let strataName = (["label", "steps", "distractors"] + groupKeys).joined(separator: " x ")
@@ -55,25 +63,36 @@ extension LogicDataset {
             return (Array(samples.indices), SampleSelection(method: "all", count: samples.count),
                     "--sample \(count) asks for at least all \(samples.count) samples; probing them all")
         }
-        let byStratum = Dictionary(grouping: samples.indices) { stratum(samples[$0]) }
-        let keys = byStratum.keys.sorted { $0.lexicographicallyPrecedes($1) }
-        let total = Double(samples.count)
-        var quota = keys.map { Int((Double(count) * Double(byStratum[$0]!.count) / total).rounded(.down)) }
-        let remainders = keys.indices.map { Double(count) * Double(byStratum[keys[$0]]!.count) / total - Double(quota[$0]) }
+        let strata = samples.map { stratum($0, groupKeys: groupKeys) }
         var random = SeededRandom(key: [seed, Self.samplingStream])
-        var tieOrder = Array(keys.indices)
+        let chosen = Self.allocate(count, among: Array(samples.indices), strata: strata, level: 0, random: &random)
+        return (chosen.sorted(), SampleSelection(method: "stratified", count: count, seed: seed, strata: strataName), nil)
+    }
+
+    /// `count` of `rows`, shared among the groups of `strata[row][level]` by largest remainder,
+    /// then recursively among the next level's groups.
+    private static func allocate(_ count: Int, among rows: [Int], strata: [[String]], level: Int,
+                                 random: inout SeededRandom) -> [Int] {
+        guard count > 0 else { return [] }
+        guard level < (strata.first?.count ?? 0) else {
+            var shuffled = rows
+            random.shuffle(&shuffled)
+            return Array(shuffled.prefix(count))
+        }
+        let groups = Dictionary(grouping: rows) { strata[$0][level] }
+        let names = groups.keys.sorted()
+        let shares = names.map { Double(count) * Double(groups[$0]!.count) / Double(rows.count) }
+        var quota = shares.map { Int($0.rounded(.down)) }
+        var tieOrder = Array(names.indices)
         random.shuffle(&tieOrder)
         let order = tieOrder.enumerated().sorted { a, b in
-            remainders[a.element] > remainders[b.element] || (remainders[a.element] == remainders[b.element] && a.offset < b.offset)
+            let (x, y) = (shares[a.element] - Double(quota[a.element]), shares[b.element] - Double(quota[b.element]))
+            return x > y || (x == y && a.offset < b.offset)
         }.map(\.element)
         for index in order.prefix(count - quota.reduce(0, +)) { quota[index] += 1 }
-        var chosen: [Int] = []
-        for (index, key) in keys.enumerated() {
-            var rows = byStratum[key]!
-            random.shuffle(&rows)
-            chosen += rows.prefix(quota[index])
+        return names.indices.flatMap { index in
+            allocate(quota[index], among: groups[names[index]]!, strata: strata, level: level + 1, random: &random)
         }
-        return (chosen.sorted(), SampleSelection(method: "stratified", count: count, seed: seed, strata: strataName), nil)
     }
 
     /// Keys the sampling stream apart from the generator's streams of the same seed.
