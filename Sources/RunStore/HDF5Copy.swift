@@ -114,7 +114,7 @@ extension H5File {
         let groupID = Handle(try hdf5(path, "open group \(group)") { H5Gopen2(id, group, qk_H5P_DEFAULT()) },
                              release: H5Gclose)
         var index: hsize_t = 0
-        try withExtendedLifetime(names) {
+        _ = try withExtendedLifetime(names) {
             try hdf5(path, "list group \(group)") {
                 H5Literate(groupID.id, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, _, data in
                     guard let name, let data else { return -1 }
