@@ -78,7 +78,7 @@ final class ReadmeExamplesTests: XCTestCase {
         }
         let previous = files.currentDirectoryPath
         XCTAssertTrue(files.changeCurrentDirectoryPath(directory.path))
-        defer { files.changeCurrentDirectoryPath(previous) }
+        defer { _ = files.changeCurrentDirectoryPath(previous) }
         let computed = try readmeProbeFromSwift()
         XCTAssertEqual(computed, 0, "the Swift probe resumes the finished out/test.h5")
         try readmeFindingsTest()
