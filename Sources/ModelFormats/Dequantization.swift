@@ -130,38 +130,32 @@ private func decodeBF16(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer
 // MARK: - 32-element blocks
 
 /// Q4_0: f16 scale d, 16 bytes of nibbles (low nibbles are elements 0-15, high 16-31); x = d * (q - 8).
-/// The 16 possible values of a block are computed once (the same products, so the same bits) and
-/// looked up: a table load per element instead of a conversion and a product.
+/// Plain loops of 16 that the compiler vectorises: a product per element, no table.
 private func decodeQ4_0(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<Float>, _ blocks: Int) {
     withHalfTable { table in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { values in
-            for b in 0 ..< blocks {
-                let block = src + b * 18, out = dst + b * 32
-                let d = half(block, table)
-                for q in 0 ..< 16 { values[q] = d * Float(q - 8) }
-                let qs = block + 2
-                for j in 0 ..< 16 {
-                    out[j] = values[Int(qs[j] & 0x0F)]
-                    out[j + 16] = values[Int(qs[j] >> 4)]
-                }
+        for b in 0 ..< blocks {
+            let block = src + b * 18, out = dst + b * 32
+            let d = half(block, table)
+            let qs = block + 2
+            for j in 0 ..< 16 {
+                out[j] = Float(Int32(qs[j] & 0x0F) - 8) * d
+                out[j + 16] = Float(Int32(qs[j] >> 4) - 8) * d
             }
         }
     }
 }
 
-/// Q4_1: f16 scale d, f16 minimum m, 16 bytes of nibbles; x = d * q + m (by table, as Q4_0).
+/// Q4_1: f16 scale d, f16 minimum m, 16 bytes of nibbles; x = d * q + m (a product, then a sum,
+/// never fused: the bits of gguf-py's float32 arithmetic).
 private func decodeQ4_1(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<Float>, _ blocks: Int) {
     withHalfTable { table in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { values in
-            for b in 0 ..< blocks {
-                let block = src + b * 20, out = dst + b * 32
-                let d = half(block, table), m = half(block + 2, table)
-                for q in 0 ..< 16 { values[q] = d * Float(q) + m }
-                let qs = block + 4
-                for j in 0 ..< 16 {
-                    out[j] = values[Int(qs[j] & 0x0F)]
-                    out[j + 16] = values[Int(qs[j] >> 4)]
-                }
+        for b in 0 ..< blocks {
+            let block = src + b * 20, out = dst + b * 32
+            let d = half(block, table), m = half(block + 2, table)
+            let qs = block + 4
+            for j in 0 ..< 16 {
+                out[j] = Float(qs[j] & 0x0F) * d + m
+                out[j + 16] = Float(qs[j] >> 4) * d + m
             }
         }
     }

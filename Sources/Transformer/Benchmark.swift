@@ -35,34 +35,141 @@ extension Transformer {
         counts[ProductShape(m: 1, n: c.vocabSize, k: c.dModel), default: 0] += 1
         return counts.sorted { ($0.key.m, $0.key.n, $0.key.k) > ($1.key.m, $1.key.n, $1.key.k) }.map { ($0.key, $0.value) }
     }
+}
 
-    /// The best time of one product of `shape` in float32 over every core, each core running one
-    /// OpenBLAS sgemm on its own even share of the columns (no panels, no decoding): `repeats`
-    /// timed runs after one warm-up.
-    public static func idealSeconds(_ shape: ProductShape, repeats: Int = 3) -> Double {
-        let cores = min(Kernels.coreCount, max(1, (shape.n + 15) / 16))
-        let a = UnsafeMutablePointer<Float>.allocate(capacity: shape.m * shape.k)
-        let b = UnsafeMutablePointer<Float>.allocate(capacity: shape.n * shape.k)
-        let c = UnsafeMutablePointer<Float>.allocate(capacity: shape.m * shape.n)
-        defer {
+/// Timings of forward passes and of their float32 sgemm ideal, taken in alternating rounds.
+///
+/// On a shared machine the speed of a core changes from one second to the next (other jobs,
+/// a hypervisor's steal): a ratio of two numbers measured a minute apart measures that change
+/// as much as the code. So each round times one pass of each model and, with `ideal`, one
+/// "ideal pass" (every weight product of the pass, as often as the pass runs it, each on its
+/// own in float32), back to back; a ratio is taken within each round and the median reported.
+public struct PassBenchmark: Sendable {
+    /// One round: seconds of the pass (and of the float32 pass and the ideal pass, when asked).
+    public struct Round: Sendable {
+        public let seconds: Double
+        public let float32Seconds: Double?
+        public let idealSeconds: Double?
+    }
+
+    /// One weight product of the ideal: its shape, how often a pass runs it, and the median over
+    /// the rounds of the mean time of one call.
+    public struct Product: Sendable {
+        public let shape: Transformer.ProductShape
+        public let count: Int
+        public let seconds: Double
+    }
+
+    public let tokens: Int
+    public let rounds: [Round]
+    public let products: [Product]
+
+    /// The median seconds of a pass.
+    public var seconds: Double { Self.median(rounds.map(\.seconds)) ?? 0 }
+    /// The median seconds of a float32 pass, when compared.
+    public var float32Seconds: Double? { Self.median(rounds.compactMap(\.float32Seconds)) }
+    /// The median seconds of the ideal pass, when measured.
+    public var idealSeconds: Double? { Self.median(rounds.compactMap(\.idealSeconds)) }
+    /// The median over rounds of float32 time / pass time (above 1: the pass is faster).
+    public var speedOverFloat32: Double? { Self.median(rounds.compactMap { r in r.float32Seconds.map { $0 / r.seconds } }) }
+    /// The median over rounds of ideal time / pass time: the share of the ideal the pass reaches.
+    public var shareOfIdeal: Double? { Self.median(rounds.compactMap { r in r.idealSeconds.map { $0 / r.seconds } }) }
+    /// The same for the float32 pass.
+    public var float32ShareOfIdeal: Double? {
+        Self.median(rounds.compactMap { r in r.idealSeconds.flatMap { ideal in r.float32Seconds.map { ideal / $0 } } })
+    }
+
+    /// Runs `rounds` rounds over a prompt of `prompt`'s tokens (logits at the last position),
+    /// after one untimed pass of each model.
+    public static func measure(_ model: Transformer, float32: Transformer? = nil, prompt: [Int], rounds: Int,
+                               ideal: Bool) throws -> PassBenchmark {
+        func timed(_ body: () throws -> Void) rethrows -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        let idealPass = ideal ? IdealPass(model.passProducts(tokens: prompt.count)) : nil
+        defer { idealPass?.deallocate() }
+        _ = try model.forward(prompt)
+        _ = try float32?.forward(prompt)
+        idealPass?.run()
+        var measured: [Round] = [], callSeconds: [[Double]] = []
+        for _ in 0 ..< rounds {
+            let seconds = try timed { _ = try model.forward(prompt) }
+            let float32Seconds = try float32.map { other in try timed { _ = try other.forward(prompt) } }
+            let perShape = idealPass?.run()
+            if let perShape { callSeconds.append(perShape) }
+            measured.append(Round(seconds: seconds, float32Seconds: float32Seconds,
+                                  idealSeconds: perShape.map { zip($0, idealPass!.counts).reduce(0) { $0 + $1.0 * Double($1.1) } }))
+        }
+        let products = idealPass.map { pass in
+            pass.shapes.indices.map { index in
+                Product(shape: pass.shapes[index], count: pass.counts[index], seconds: median(callSeconds.map { $0[index] })!)
+            }
+        } ?? []
+        return PassBenchmark(tokens: prompt.count, rounds: measured, products: products)
+    }
+
+    static func median(_ values: [Double]) -> Double? {
+        values.isEmpty ? nil : values.sorted()[values.count / 2]
+    }
+}
+
+/// Every weight product of a pass, run alone in float32 as often as the pass runs it: each call
+/// shares the columns evenly over the cores, one OpenBLAS sgemm per core (no panels, no
+/// decoding, nothing between the products).
+private struct IdealPass {
+    let shapes: [Transformer.ProductShape]
+    let counts: [Int]
+    private let buffers: [(a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>)]
+
+    init(_ products: [(shape: Transformer.ProductShape, count: Int)]) {
+        shapes = products.map(\.shape)
+        counts = products.map(\.count)
+        buffers = shapes.map { shape in
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: shape.m * shape.k)
+            let b = UnsafeMutablePointer<Float>.allocate(capacity: shape.n * shape.k)
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: shape.m * shape.n)
+            for i in 0 ..< shape.m * shape.k { a[i] = Float(i % 17) * 0.01 - 0.08 }
+            for i in 0 ..< shape.n * shape.k { b[i] = Float(i % 13) * 0.01 - 0.06 }
+            return (a, b, c)
+        }
+    }
+
+    /// Runs every product its count of times; returns the mean seconds of one call of each shape.
+    @discardableResult
+    func run() -> [Double] {
+        shapes.indices.map { index in
+            let shape = shapes[index], (a, b, c) = buffers[index]
+            let cores = min(Kernels.coreCount, max(1, (shape.n + 15) / 16))
+            let panels = (shape.n + 15) / 16
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0 ..< counts[index] {
+                Kernels.parallelFor(cores) { core in
+                    let first = panels * core / cores * 16, end = min(shape.n, panels * (core + 1) / cores * 16)
+                    BLAS.gemm(m: shape.m, n: end - first, k: shape.k, a, lda: shape.k, b + first * shape.k, ldb: shape.k,
+                              transposeB: true, c + first, ldc: shape.n)
+                }
+            }
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(counts[index])
+        }
+    }
+
+    func deallocate() {
+        for (a, b, c) in buffers {
             a.deallocate()
             b.deallocate()
             c.deallocate()
         }
-        for i in 0 ..< shape.m * shape.k { a[i] = Float(i % 17) * 0.01 - 0.08 }
-        for i in 0 ..< shape.n * shape.k { b[i] = Float(i % 13) * 0.01 - 0.06 }
-        let panels = (shape.n + 15) / 16
-        var best = Double.infinity
-        for run in 0 ... repeats {
-            let start = DispatchTime.now().uptimeNanoseconds
-            Kernels.parallelFor(cores) { core in
-                let first = panels * core / cores * 16, end = min(shape.n, panels * (core + 1) / cores * 16)
-                BLAS.gemm(m: shape.m, n: end - first, k: shape.k, a, lda: shape.k, b + first * shape.k, ldb: shape.k,
-                          transposeB: true, c + first, ldc: shape.n)
-            }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            if run > 0 { best = min(best, seconds) }
-        }
-        return best
+    }
+}
+
+extension PassBenchmark {
+    /// Seconds per pass of each stage, over `runs` passes of `prompt` timed stage by stage (the
+    /// timing itself costs a little, so these passes are not the benchmark's).
+    public static func stageSeconds(_ model: Transformer, prompt: [Int], runs: Int) throws -> [(stage: PassProfile.Stage, seconds: Double)] {
+        PassProfile.start()
+        for _ in 0 ..< runs { _ = try model.forward(prompt) }
+        return PassProfile.stop().map { ($0.stage, $0.seconds / Double(runs)) }
     }
 }

@@ -142,11 +142,37 @@ enum Kernels {
 
     /// Softmax of `count` scores in place: `exp(s - max) / Σ exp(s - max)`.
     static func softmax(_ s: UnsafeMutablePointer<Float>, count: Int) {
-        var maximum = -Float.infinity
-        for i in 0 ..< count { maximum = max(maximum, s[i]) }
+        let maximum = maximum(s, count: count)
         for i in 0 ..< count { s[i] = exp(s[i] - maximum) }
         let inverse = 1 / sum(count) { s[$0] }
         for i in 0 ..< count { s[i] *= inverse }
+    }
+
+    /// The largest of `count` floats (-inf for none), in eight interleaved partial maxima: a
+    /// compare-and-select per lane (`Swift.max` orders NaN, which keeps the loop scalar).
+    static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        @inline(__always) func larger(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
+        var partial: (Float, Float, Float, Float, Float, Float, Float, Float) =
+            (-.infinity, -.infinity, -.infinity, -.infinity, -.infinity, -.infinity, -.infinity, -.infinity)
+        var i = 0
+        while i + 8 <= count {
+            partial.0 = larger(x[i], partial.0)
+            partial.1 = larger(x[i + 1], partial.1)
+            partial.2 = larger(x[i + 2], partial.2)
+            partial.3 = larger(x[i + 3], partial.3)
+            partial.4 = larger(x[i + 4], partial.4)
+            partial.5 = larger(x[i + 5], partial.5)
+            partial.6 = larger(x[i + 6], partial.6)
+            partial.7 = larger(x[i + 7], partial.7)
+            i += 8
+        }
+        var result = larger(larger(larger(partial.0, partial.1), larger(partial.2, partial.3)),
+                            larger(larger(partial.4, partial.5), larger(partial.6, partial.7)))
+        while i < count {
+            result = larger(x[i], result)
+            i += 1
+        }
+        return result
     }
 
     // MARK: Element-wise arithmetic
@@ -168,10 +194,13 @@ enum Kernels {
     /// e^x for float32, within 2 ulp: Cody-Waite reduction `x = n·ln2 + r` with |r| <= ln2/2, a
     /// degree-6 polynomial for e^r (Cephes' expf coefficients), and 2^n put in the exponent bits.
     /// Plain arithmetic, so that loops over it vectorise (libm's expf is a call per element).
-    /// Inputs are clamped to [-87.3, 88.4], where e^x is a normal float.
+    /// Inputs are clamped to [-87.3, 88.4], where e^x is a normal float, by compare-and-select
+    /// (one vector min and max; `Swift.min` and `max` order NaN, which costs a blend per bound).
     @inline(__always)
     static func exp(_ x: Float) -> Float {
-        let x = min(max(x, -87.336_54), 88.376_26)
+        let low: Float = -87.336_54, high: Float = 88.376_26
+        let above = x < low ? low : x
+        let x = above > high ? high : above
         // Adding 1.5·2²³ rounds x·log2(e) to the nearest integer n and leaves n in the low mantissa bits.
         let shifter: Float = 12_582_912
         let shifted = x * 1.442_695_04 + shifter

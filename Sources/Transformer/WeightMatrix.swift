@@ -127,61 +127,77 @@ struct WeightMatrix: @unchecked Sendable {
                 destination.update(from: all.baseAddress! + range.lowerBound * columns, count: range.count * columns)
             }
         case let .stored(segments):
-            var segmentIndex = 0
-            for (offset, row) in range.enumerated() {
-                while row >= segments[segmentIndex].firstRow + segments[segmentIndex].rows { segmentIndex += 1 }
-                let segment = segments[segmentIndex]
-                segment.tensor.type.decode(segment.rowPointer(row - segment.firstRow), count: columns,
-                                           into: destination + offset * columns)
+            // Segment by segment: rows of a segment lie one after another in its tensor (unless
+            // permuted), so they decode in one call.
+            var row = range.lowerBound, output = destination
+            for segment in segments where row < range.upperBound && row < segment.firstRow + segment.rows {
+                let end = min(range.upperBound, segment.firstRow + segment.rows)
+                if segment.permutedHeadSize == nil {
+                    segment.tensor.type.decode(segment.rowPointer(row - segment.firstRow), count: (end - row) * columns,
+                                               into: output)
+                } else {
+                    for (offset, inSegment) in (row - segment.firstRow ..< end - segment.firstRow).enumerated() {
+                        segment.tensor.type.decode(segment.rowPointer(inSegment), count: columns, into: output + offset * columns)
+                    }
+                }
+                output += (end - row) * columns
+                row = end
             }
         }
     }
 
-    /// Rows of a product decoded at once: about 512 KiB of float32 (so they stay in a core's cache
-    /// between being decoded and being read by sgemm), in whole 16-row panels, 32 to 512 rows.
-    /// It depends on the width alone, never on the thread count, so results do not either.
-    static func panelRows(columns: Int) -> Int {
-        let rows = (1 << 17) / max(columns, 1) / 16 * 16
-        return min(512, max(32, rows))
+    /// The most a core decodes at once: 4 MiB of float32, whole 16-row groups. Larger panels
+    /// mean fewer sgemm calls, and each call packs the whole input again.
+    static func maximumPanelRows(columns: Int) -> Int {
+        max(16, (1 << 20) / max(columns, 1) / 16 * 16)
     }
 
     /// Multiply-adds below which a product stays on one core.
     private static let parallelWork = 1 << 20
 
+    /// The panels of a product: each core's even share of the output columns (W's rows) in whole
+    /// 16-row groups, cut into equal panels of at most `maximumPanelRows`. The cuts depend on the
+    /// thread count (a run records it), never on how the weights are kept.
+    static func panels(rows n: Int, columns k: Int, inputRows m: Int) -> [[Range<Int>]] {
+        let groups = (n + 15) / 16
+        let chunks = min(Kernels.coreCount, groups, max(1, m * n * k / parallelWork))
+        let maximum = maximumPanelRows(columns: k)
+        return (0 ..< chunks).map { chunk in
+            let first = groups * chunk / chunks * 16, end = min(n, groups * (chunk + 1) / chunks * 16)
+            let count = (end - first + maximum - 1) / maximum
+            let size = ((end - first + count - 1) / count + 15) / 16 * 16
+            return stride(from: first, to: end, by: size).map { $0 ..< min($0 + size, end) }
+        }
+    }
+
     /// `y = x · Wᵀ` for `m` rows of `columns` floats into `m` rows of `rows` floats, `ldc` apart.
     ///
-    /// The output columns (W's rows) are cut into panels of `panelRows`; each core takes a run of
-    /// panels and, for each, decodes the panel's rows into its own scratch (stored weights) or
-    /// reads them in place (float32), then calls sgemm on that panel: the same calls, on the same
-    /// shapes, in both cases.
+    /// Each core takes its panels (`panels`) and, for each, decodes the panel's rows into its own
+    /// scratch (stored weights) or reads them in place (float32), then calls sgemm on that panel:
+    /// the same calls, on the same shapes, in both cases.
     func multiply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0, rows > 0 else { return }
-        let n = rows, k = columns
-        let panelRows = Self.panelRows(columns: k)
-        let panels = (n + panelRows - 1) / panelRows
-        let work = m * n * k
-        let chunks = min(Kernels.coreCount, panels, max(1, work / Self.parallelWork))
+        let k = columns
+        let chunks = Self.panels(rows: rows, columns: k, inputRows: m)
         switch storage {
         case let .float32(values):
             values.withUnsafeBufferPointer { w in
                 let base = w.baseAddress!
-                Kernels.parallelFor(chunks) { chunk in
-                    for panel in panels * chunk / chunks ..< panels * (chunk + 1) / chunks {
-                        let first = panel * panelRows, count = min(panelRows, n - first)
-                        BLAS.gemm(m: m, n: count, k: k, x, lda: k, base + first * k, ldb: k, transposeB: true,
-                                  y + first, ldc: ldc)
+                Kernels.parallelFor(chunks.count) { chunk in
+                    for panel in chunks[chunk] {
+                        BLAS.gemm(m: m, n: panel.count, k: k, x, lda: k, base + panel.lowerBound * k, ldb: k, transposeB: true,
+                                  y + panel.lowerBound, ldc: ldc)
                     }
                 }
             }
         case .stored:
-            Kernels.parallelFor(chunks) { chunk in
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: panelRows * k)
+            Kernels.parallelFor(chunks.count) { chunk in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: (chunks[chunk].map(\.count).max() ?? 0) * k)
                 defer { scratch.deallocate() }
-                for panel in panels * chunk / chunks ..< panels * (chunk + 1) / chunks {
-                    let first = panel * panelRows, count = min(panelRows, n - first)
-                    decodeRows(first ..< first + count, into: scratch)
-                    BLAS.gemm(m: m, n: count, k: k, x, lda: k, scratch, ldb: k, transposeB: true,
-                              y + first, ldc: ldc)
+                for panel in chunks[chunk] {
+                    decodeRows(panel, into: scratch)
+                    BLAS.gemm(m: m, n: panel.count, k: k, x, lda: k, scratch, ldb: k, transposeB: true,
+                              y + panel.lowerBound, ldc: ldc)
                 }
             }
         }

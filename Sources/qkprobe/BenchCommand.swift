@@ -12,12 +12,13 @@ struct BenchCommand: ParsableCommand {
         abstract: "Time the forward pass over a prompt (build with -c release for meaningful numbers).",
         discussion: """
             Runs a prompt of --tokens token ids (logits at the last position only) once to warm up, then \
-            --runs times, and prints the median time as tokens/s and achieved GFLOP/s (multiply-adds of every \
-            matrix product and of causal attention count 2), and the peak resident memory after the timed runs. \
-            --compare also loads the model with float32 weights and alternates runs of the two, for their \
-            speed ratio in one run. --ideal times each weight product of the pass on its own in float32 \
-            (every core, one OpenBLAS sgemm each on an even share of the columns, best of 3): their sum is \
-            the float32 sgemm ideal, and ideal time / pass time is the share of it the pass reaches.
+            --runs rounds, and prints the median time as tokens/s and achieved GFLOP/s (multiply-adds of every \
+            matrix product and of causal attention count 2), and the peak resident memory. --compare also \
+            loads the model with float32 weights, --ideal also runs the float32 sgemm ideal: every weight \
+            product of the pass, as often as the pass runs it, alone in float32 (every core, one OpenBLAS \
+            sgemm each on an even share of the columns). Each round times one of each back to back, so a \
+            shared machine's slow spells fall on all alike; the ratios printed (float32 speed, share of the \
+            ideal) are the medians of the rounds' own ratios.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -25,19 +26,19 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Prompt length in tokens.")
     var tokens = 256
 
-    @Option(name: .long, parsing: .unconditional, help: "Timed runs; the median is reported.")
+    @Option(name: .long, parsing: .unconditional, help: "Timed rounds; medians are reported.")
     var runs = 5
 
     @Option(help: weightStorageHelp)
     var weights: WeightStorage = .stored
 
-    @Flag(help: "Also time the model with float32 weights (runs alternate) and print the speed ratio.")
+    @Flag(help: "Also time the model with float32 weights in each round and print the speed ratio.")
     var compare = false
 
-    @Flag(help: "Also time the pass's weight products alone in float32 (the sgemm ideal) and print the ratio.")
+    @Flag(help: "Also time the pass's weight products alone in float32 (the sgemm ideal) in each round and print the share of it the pass reaches.")
     var ideal = false
 
-    @Flag(help: "Also time the stages of the pass (norms, products, attention, ...) over the timed runs.")
+    @Flag(help: "Also time the stages of the pass (norms, products, attention, ...) over --runs passes of their own.")
     var profile = false
 
     @Option(help: "table, or json for one object with tokens_per_second and gflops.")
@@ -64,42 +65,13 @@ struct BenchCommand: ParsableCommand {
         let vocab = transformer.config.vocabSize
         let prompt = (0 ..< tokens).map { ($0 * 7919 + 13) % vocab }
 
-        func timedPass(_ model: Transformer) throws -> Double {
-            let start = DispatchTime.now().uptimeNanoseconds
-            _ = try model.forward(prompt)
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        }
-        _ = try timedPass(transformer)
-        var seconds: [Double] = []
-        if profile { PassProfile.start() }
-        for _ in 0 ..< runs { seconds.append(try timedPass(transformer)) }
-        let stages = profile ? PassProfile.stop() : []
+        _ = try transformer.forward(prompt)
+        let stages = profile ? try PassBenchmark.stageSeconds(transformer, prompt: prompt, runs: runs) : []
         // Before the float32 copy or the ideal's matrices take memory of their own.
         let peakBytes = Self.peakResidentBytes()
-        let median = Self.median(seconds)
-
-        var float32Median: Double?
-        if compare {
-            let float32 = try Transformer(opened, storage: .float32)
-            _ = try timedPass(float32)
-            var mine: [Double] = [], theirs: [Double] = []
-            for _ in 0 ..< runs {
-                mine.append(try timedPass(transformer))
-                theirs.append(try timedPass(float32))
-            }
-            seconds = mine
-            float32Median = Self.median(theirs)
-        }
-        let timed = Self.median(seconds)
-
-        var idealSeconds: Double?
-        var products: [(shape: Transformer.ProductShape, count: Int, seconds: Double)] = []
-        if ideal {
-            for (shape, count) in transformer.passProducts(tokens: tokens) {
-                products.append((shape, count, Transformer.idealSeconds(shape)))
-            }
-            idealSeconds = products.reduce(0) { $0 + Double($1.count) * $1.seconds }
-        }
+        let float32 = compare ? try Transformer(opened, storage: .float32) : nil
+        let result = try PassBenchmark.measure(transformer, float32: float32, prompt: prompt, rounds: runs, ideal: ideal)
+        let timed = result.seconds
 
         let flops = transformer.forwardFLOPs(tokens: tokens)
         let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
@@ -108,24 +80,24 @@ struct BenchCommand: ParsableCommand {
                 "model": path, "tokens": tokens, "runs": runs, "seconds": timed,
                 "tokens_per_second": Double(tokens) / timed, "gflops": flops / timed / 1e9,
                 "weights": transformer.weightStorage.rawValue, "peak_resident_bytes": peakBytes,
-                "first_median_seconds": median, "load_seconds": loadSeconds,
+                "load_seconds": loadSeconds,
                 "blas_kernels": Transformer.blasKernels, "cores": ProcessInfo.processInfo.activeProcessorCount,
                 "threads": Transformer.threadCount,
             ]
             if let pinned { object["openblas_coretype"] = pinned }
             if profile {
-                object["stage_seconds_per_pass"] = Dictionary(uniqueKeysWithValues: stages.map { ($0.stage.rawValue, $0.seconds / Double(runs)) })
+                object["stage_seconds_per_pass"] = Dictionary(uniqueKeysWithValues: stages.map { ($0.stage.rawValue, $0.seconds) })
             }
-            if let float32Median {
-                object["float32_seconds"] = float32Median
-                object["float32_tokens_per_second"] = Double(tokens) / float32Median
-                object["stored_over_float32_speed"] = float32Median / timed
+            if let float32Seconds = result.float32Seconds, let speed = result.speedOverFloat32 {
+                object["float32_seconds"] = float32Seconds
+                object["float32_tokens_per_second"] = Double(tokens) / float32Seconds
+                object["speed_over_float32"] = speed
             }
-            if let idealSeconds {
+            if let idealSeconds = result.idealSeconds, let share = result.shareOfIdeal {
                 object["ideal_seconds"] = idealSeconds
                 object["ideal_tokens_per_second"] = Double(tokens) / idealSeconds
-                object["share_of_ideal"] = idealSeconds / timed
-                if let float32Median { object["float32_share_of_ideal"] = idealSeconds / float32Median }
+                object["share_of_ideal"] = share
+                if let float32Share = result.float32ShareOfIdeal { object["float32_share_of_ideal"] = float32Share }
             }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
@@ -133,31 +105,29 @@ struct BenchCommand: ParsableCommand {
         }
         func fixed(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
         print("model       \(path) (\(transformer.config.name), \(transformer.weightStorage.rawValue) weights, loaded in \(fixed(loadSeconds, 2)) s)")
-        print("prompt      \(tokens) tokens, median of \(runs) runs: \(fixed(timed, 4)) s")
+        print("prompt      \(tokens) tokens, median of \(runs) rounds: \(fixed(timed, 4)) s")
         print("speed       \(fixed(Double(tokens) / timed)) tokens/s, \(fixed(flops / timed / 1e9)) GFLOP/s")
         print("memory      peak resident \(fixed(Double(peakBytes) / 1e6, 0)) MB after the timed runs")
         if profile {
             let total = stages.reduce(0) { $0 + $1.seconds }
             let parts = stages.filter { $0.seconds > 0 }.map {
-                "\($0.stage.rawValue) \(fixed($0.seconds / Double(runs) * 1e3, 2)) ms (\(fixed(100 * $0.seconds / total, 1))%)"
+                "\($0.stage.rawValue) \(fixed($0.seconds * 1e3, 2)) ms (\(fixed(100 * $0.seconds / total, 1))%)"
             }
             print("stages      per pass: " + parts.joined(separator: ", "))
         }
-        if let float32Median {
-            print("float32     \(fixed(Double(tokens) / float32Median)) tokens/s (runs alternating): \(transformer.weightStorage.rawValue)/float32 speed \(fixed(float32Median / timed, 3))")
+        if let float32Seconds = result.float32Seconds, let speed = result.speedOverFloat32 {
+            print("float32     \(fixed(Double(tokens) / float32Seconds)) tokens/s; \(transformer.weightStorage.rawValue)/float32 speed \(fixed(speed, 3)) (median of the rounds' ratios)")
         }
-        if let idealSeconds {
-            for product in products {
+        if let idealSeconds = result.idealSeconds, let share = result.shareOfIdeal {
+            for product in result.products {
                 print("  sgemm \(product.shape) x\(product.count): \(fixed(product.seconds * 1e3, 3)) ms each")
             }
-            var line = "ideal       float32 sgemm sum \(fixed(idealSeconds, 4)) s = \(fixed(Double(tokens) / idealSeconds)) tokens/s; pass reaches \(fixed(idealSeconds / timed, 3)) of it"
-            if let float32Median { line += " (float32 weights: \(fixed(idealSeconds / float32Median, 3)))" }
-            print(line)
+            var line = "ideal       float32 sgemm pass \(fixed(idealSeconds, 4)) s = \(fixed(Double(tokens) / idealSeconds)) tokens/s; pass reaches \(fixed(share, 3)) of it"
+            if let float32Share = result.float32ShareOfIdeal { line += " (float32 weights: \(fixed(float32Share, 3)))" }
+            print(line + " (median of the rounds' ratios)")
         }
         print("machine     \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Transformer.threadCount) threads, OpenBLAS kernels \(Transformer.blasKernels)\(pinned.map { " (OPENBLAS_CORETYPE=\($0))" } ?? "")")
     }
-
-    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
     /// The process's peak resident set so far (getrusage; Linux counts kilobytes, macOS bytes).
     static func peakResidentBytes() -> Int {

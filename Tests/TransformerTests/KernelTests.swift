@@ -3,6 +3,22 @@ import XCTest
 @testable import Transformer
 
 final class KernelTests: XCTestCase {
+    /// The eight-lane maximum equals the plain one at every length around the lane count.
+    func testMaximumMatchesTheLargestValue() {
+        let five: [Float] = [5]
+        XCTAssertEqual(five.withUnsafeBufferPointer { Kernels.maximum($0.baseAddress!, count: 0) }, -.infinity, "no values")
+        for count in [1, 7, 8, 9, 16, 17, 63, 200] {
+            for place in [0, count / 2, count - 1] {
+                var values = (0 ..< count).map { Float(($0 * 7919) % 101) - 50 }
+                values[place] = 51
+                XCTAssertEqual(values.withUnsafeBufferPointer { Kernels.maximum($0.baseAddress!, count: count) }, 51,
+                               "count \(count), largest at \(place)")
+            }
+        }
+        let negative: [Float] = [-3, -2.5, -7, -1e30, -2.5000002, -9, -4, -8, -5]
+        XCTAssertEqual(negative.withUnsafeBufferPointer { Kernels.maximum($0.baseAddress!, count: $0.count) }, -2.5)
+    }
+
     /// The polynomial exp against libm's, in double precision, across the range softmax and SiLU use.
     func testExpIsWithinTwoUlps() {
         var worst: Double = 0
