@@ -45,9 +45,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"], resources: [.copy("Fixtures")]),
+        // GGUF files built field by field, for the tests of malformed files.
+        .target(name: "GGUFTestSupport", dependencies: ["ModelFormats"], path: "Tests/GGUFTestSupport"),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "GGUFTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "GGUFTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LogicTasksTests", dependencies: ["LogicTasks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "LogicTasks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),

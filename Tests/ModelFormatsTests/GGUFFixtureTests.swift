@@ -1,4 +1,5 @@
 import Foundation
+import GGUFTestSupport
 import XCTest
 @testable import ModelFormats
 

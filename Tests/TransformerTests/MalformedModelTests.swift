@@ -1,4 +1,5 @@
 import Foundation
+import GGUFTestSupport
 import ModelFormats
 import XCTest
 @testable import Transformer

@@ -1,11 +1,12 @@
 import Foundation
 import ModelFormats
 
-// Test support shared in spirit with ModelFormatsTests/FixtureSupport.swift (test targets cannot
-// share sources): GGUF files written field by field, so a test can break exactly one thing.
+// Test support for the model-format and transformer tests: GGUF files written field by field, so
+// a test can break exactly one thing. A library target of its own, since test targets cannot share
+// sources.
 
 /// Writes bytes to a fresh temporary file (the caller removes it).
-func writeTemporary(_ bytes: Data, name: String) throws -> URL {
+public func writeTemporary(_ bytes: Data, name: String) throws -> URL {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("qkprobe-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let url = directory.appendingPathComponent(name)
@@ -15,59 +16,59 @@ func writeTemporary(_ bytes: Data, name: String) throws -> URL {
 
 /// Little-endian serialisation helpers for building model files byte by byte.
 extension Data {
-    mutating func append<T: FixedWidthInteger>(le value: T) {
+    public mutating func append<T: FixedWidthInteger>(le value: T) {
         Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
     }
 
     /// A GGUF string: 64-bit length, then the bytes (not necessarily valid UTF-8).
-    mutating func append(ggufString bytes: [UInt8]) {
+    public mutating func append(ggufString bytes: [UInt8]) {
         append(le: UInt64(bytes.count))
         append(contentsOf: bytes)
     }
 }
 
 /// Builds GGUF files field by field, so tests can write valid files and then break exactly one thing.
-struct GGUFBuilder {
-    struct KeyValue {
-        var key: [UInt8]
-        var type: UInt32
-        var payload: Data
+public struct GGUFBuilder {
+    public struct KeyValue {
+        public var key: [UInt8]
+        public var type: UInt32
+        public var payload: Data
 
-        init(key: String, type: GGUFValueType, payload: Data) {
+        public init(key: String, type: GGUFValueType, payload: Data) {
             self.init(rawKey: Array(key.utf8), type: type.rawValue, payload: payload)
         }
 
-        init(rawKey: [UInt8], type: UInt32, payload: Data) {
+        public init(rawKey: [UInt8], type: UInt32, payload: Data) {
             self.key = rawKey
             self.type = type
             self.payload = payload
         }
 
-        static func uint32(_ key: String, _ value: UInt32) -> KeyValue {
+        public static func uint32(_ key: String, _ value: UInt32) -> KeyValue {
             var payload = Data()
             payload.append(le: value)
             return KeyValue(key: key, type: .uint32, payload: payload)
         }
 
-        static func string(_ key: String, _ value: String) -> KeyValue {
+        public static func string(_ key: String, _ value: String) -> KeyValue {
             var payload = Data()
             payload.append(ggufString: Array(value.utf8))
             return KeyValue(key: key, type: .string, payload: payload)
         }
 
-        static func float32(_ key: String, _ value: Float) -> KeyValue {
+        public static func float32(_ key: String, _ value: Float) -> KeyValue {
             var payload = Data()
             payload.append(le: value.bitPattern)
             return KeyValue(key: key, type: .float32, payload: payload)
         }
 
-        static func uint64(_ key: String, _ value: UInt64) -> KeyValue {
+        public static func uint64(_ key: String, _ value: UInt64) -> KeyValue {
             var payload = Data()
             payload.append(le: value)
             return KeyValue(key: key, type: .uint64, payload: payload)
         }
 
-        static func stringArray(_ key: String, _ values: [String]) -> KeyValue {
+        public static func stringArray(_ key: String, _ values: [String]) -> KeyValue {
             var payload = Data()
             payload.append(le: GGUFValueType.string.rawValue)
             payload.append(le: UInt64(values.count))
@@ -76,19 +77,19 @@ struct GGUFBuilder {
         }
     }
 
-    struct TensorEntry {
-        var name: [UInt8]
-        var dims: [UInt64]
-        var type: UInt32
+    public struct TensorEntry {
+        public var name: [UInt8]
+        public var dims: [UInt64]
+        public var type: UInt32
         /// The stored offset; nil means the next aligned offset after the previous tensor.
-        var offset: UInt64?
-        var data: Data
+        public var offset: UInt64?
+        public var data: Data
 
-        init(name: String, dims: [UInt64], type: UInt32, offset: UInt64? = nil, data: Data) {
+        public init(name: String, dims: [UInt64], type: UInt32, offset: UInt64? = nil, data: Data) {
             self.init(rawName: Array(name.utf8), dims: dims, type: type, offset: offset, data: data)
         }
 
-        init(rawName: [UInt8], dims: [UInt64], type: UInt32, offset: UInt64? = nil, data: Data) {
+        public init(rawName: [UInt8], dims: [UInt64], type: UInt32, offset: UInt64? = nil, data: Data) {
             self.name = rawName
             self.dims = dims
             self.type = type
@@ -97,21 +98,21 @@ struct GGUFBuilder {
         }
     }
 
-    var magic: [UInt8] = Array("GGUF".utf8)
-    var version: UInt32 = 3
-    var keyValues: [KeyValue] = []
-    var tensors: [TensorEntry] = []
+    public var magic: [UInt8] = Array("GGUF".utf8)
+    public var version: UInt32 = 3
+    public var keyValues: [KeyValue] = []
+    public var tensors: [TensorEntry] = []
     /// Counts written to the header instead of the real ones.
-    var tensorCountOverride: UInt64?
-    var keyValueCountOverride: UInt64?
-    var alignment = 32
+    public var tensorCountOverride: UInt64?
+    public var keyValueCountOverride: UInt64?
+    public var alignment = 32
 
-    init(keyValues: [KeyValue] = [], tensors: [TensorEntry] = []) {
+    public init(keyValues: [KeyValue] = [], tensors: [TensorEntry] = []) {
         self.keyValues = keyValues
         self.tensors = tensors
     }
 
-    func build() -> Data {
+    public func build() -> Data {
         var out = Data(magic)
         out.append(le: version)
         out.append(le: tensorCountOverride ?? UInt64(tensors.count))
