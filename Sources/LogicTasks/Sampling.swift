@@ -98,6 +98,12 @@ extension LogicDataset {
     /// Keys the sampling stream apart from the generator's streams of the same seed.
     private static let samplingStream: UInt64 = 0x5341_4D50_4C45  // "SAMPLE"
 
+    /// The rows a command runs: a stratified sample of `sample` rows drawn with `seed`, or else
+    /// the first `limit` rows (every row without either).
+    public func chosenRows(sample: Int?, limit: Int?, seed: UInt64) -> (indices: [Int], selection: SampleSelection, warning: String?) {
+        sample.map { stratifiedSample($0, seed: seed) } ?? firstRows(limit)
+    }
+
     /// The first `limit` rows (all without a limit), with a warning when the rows kept all carry
     /// one label while the dataset has several: every head that always gives that answer would
     /// then look perfect.

@@ -160,7 +160,7 @@ public struct ProbePipeline {
         self.prompt = prompt
         self.shotsSource = shotsSource
 
-        let chosen = settings.sample.map { dataset.stratifiedSample($0, seed: UInt64(settings.seed)) } ?? dataset.firstRows(settings.limit)
+        let chosen = dataset.chosenRows(sample: settings.sample, limit: settings.limit, seed: UInt64(settings.seed))
         selection = chosen.selection
         warnings = chosen.warning.map { ["\(url.path): \($0)"] } ?? []
         let wholeRun = chosen.indices.map { dataset.samples[$0] }

@@ -40,7 +40,7 @@ extension H5Object {
     func attributeNames() throws -> [String] {
         let names = NameList()
         var index: hsize_t = 0
-        try withExtendedLifetime(names) {
+        _ = try withExtendedLifetime(names) {
             try hdf5(path, "list the attributes of \(name)") {
                 H5Aiterate2(id, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, _, data in
                     guard let name, let data else { return -1 }

@@ -55,11 +55,10 @@ struct AblateCommand: ParsableCommand {
     @Option(name: .customLong("random-draws"), help: "Random head sets to switch off instead, as many per layer as the named heads.")
     var randomDraws = 0
 
-    @Option(help: "Seed of the random draws.")
+    @Option(help: "Seed of the random draws and of --sample.")
     var seed: UInt64 = 0
 
-    @Option(help: "Use only the first N samples.")
-    var limit: Int?
+    @OptionGroup var rowOptions: RowOptions
 
     @Option(name: .customLong("option-token"), help: "For an option that is several tokens: exact (error), first or last token.")
     var optionToken: OptionTokenPolicy = .exact
@@ -83,13 +82,12 @@ struct AblateCommand: ParsableCommand {
         }
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
         if randomDraws < 0 { throw ValidationError("--random-draws must be 0 or more") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
 
     func run() throws {
         let datasetURL = URL(fileURLWithPath: dataset)
         let loadedDataset = try datasetFormat.resolve(for: datasetURL).load(datasetURL)
-        let samples = Array(loadedDataset.samples.prefix(limit ?? .max))
+        let samples = rowOptions.samples(of: loadedDataset, from: datasetURL, seed: seed)
         let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0)) }
         let chosen = try heads.map(HeadID.list) ?? selectedHeads()
         if let output {

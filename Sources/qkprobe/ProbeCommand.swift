@@ -95,11 +95,7 @@ struct ProbeCommand: ParsableCommand {
     @Flag(help: "Also store the option queries [N, O, L, H, Dh] and anchor keys [N, L, Hkv, Dh].")
     var saveActivations = false
 
-    @Option(parsing: .unconditional, help: "Probe only the first N samples (warns when they all have one label; --sample is usually better).")
-    var limit: Int?
-
-    @Option(parsing: .unconditional, help: "Probe a stratified random sample of N samples: proportional over label x steps x distractors and the source's own groups, seeded by --seed, recorded in the run.")
-    var sample: Int?
+    @OptionGroup var rowOptions: RowOptions
 
     @Option(help: ArgumentHelp("Probe only shard I of N: rows I-1, I-1+N, I-1+2N, ... of the run; qkprobe merge joins the shards.", valueName: "I/N"),
             transform: { try Shard(parsing: $0) })
@@ -125,10 +121,7 @@ struct ProbeCommand: ParsableCommand {
 
     func validate() throws {
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, not \(limit)") }
         if top < 0 { throw ValidationError("--top must not be negative") }
-        if let sample, sample < 1 { throw ValidationError("--sample must be at least 1, not \(sample)") }
-        if limit != nil && sample != nil { throw ValidationError("--limit and --sample exclude each other") }
         if answerCue.isEmpty { throw ValidationError("--answer-cue must not be empty") }
         if shots < 0 { throw ValidationError("--shots must not be negative") }
         if seed < 0 { throw ValidationError("--seed must not be negative") }
@@ -152,7 +145,7 @@ struct ProbeCommand: ParsableCommand {
             template: try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0), cue: answerCue) },
             anchorRule: anchor, answerCue: answerCue, chat: chat, shots: shots, shotsFrom: shotsURL, seed: seed,
             geometry: geometry == .mcqa ? .multipleChoice(mcqaKey) : .options,
-            optionToken: optionToken, saveActivations: saveActivations, limit: limit, sample: sample, shard: shard, threads: modelOptions.threads)
+            optionToken: optionToken, saveActivations: saveActivations, limit: rowOptions.limit, sample: rowOptions.sample, shard: shard, threads: modelOptions.threads)
         let model = try LoadedModel(path: modelPath, storage: weights)
         let pipeline = try ProbePipeline(model: model, dataset: datasetURL, format: datasetFormat.format, settings: settings)
         for warning in pipeline.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LogicTasks
 import ModelFormats
 import Pipeline
 import Transformer
@@ -35,6 +36,29 @@ struct ModelOptions: ParsableArguments {
 
     func applyThreads() {
         if let threads { Transformer.setThreadCount(threads) }
+    }
+}
+
+/// Which rows of a dataset a command runs (probe, ablate, trace --dataset): the first N, or a
+/// stratified sample seeded by the command's --seed.
+struct RowOptions: ParsableArguments {
+    @Option(parsing: .unconditional, help: "Use only the first N samples (warns when they all have one label; --sample is usually better).")
+    var limit: Int?
+
+    @Option(parsing: .unconditional, help: "Use a stratified random sample of N samples: proportional over label x steps x distractors and the source's own groups, seeded by --seed.")
+    var sample: Int?
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, not \(limit)") }
+        if let sample, sample < 1 { throw ValidationError("--sample must be at least 1, not \(sample)") }
+        if limit != nil && sample != nil { throw ValidationError("--limit and --sample exclude each other") }
+    }
+
+    /// The chosen samples of `dataset` (read from `url`), after printing a warning about them if there is one.
+    func samples(of dataset: LogicDataset, from url: URL, seed: UInt64) -> [LogicSample] {
+        let chosen = dataset.chosenRows(sample: sample, limit: limit, seed: seed)
+        if let warning = chosen.warning { FileHandle.standardError.write(Data("warning: \(url.path): \(warning)\n".utf8)) }
+        return chosen.indices.map { dataset.samples[$0] }
     }
 }
 

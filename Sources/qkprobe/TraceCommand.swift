@@ -42,8 +42,10 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .long, help: "With --dataset: a template file with {context} and {question}.")
     var template: String?
 
-    @Option(name: .long, help: "With --dataset: only the first N samples.")
-    var limit: Int?
+    @OptionGroup var rowOptions: RowOptions
+
+    @Option(help: "With --dataset: seed of --sample.")
+    var seed: UInt64 = 0
 
     @Option(name: .customLong("max-mb"), help: "With --dataset: refuse traces larger than this many megabytes.")
     var maxMB = 4096
@@ -67,7 +69,6 @@ struct TraceCommand: ParsableCommand {
         if dataset != nil {
             if prompt != nil { throw ValidationError("--prompt and --dataset exclude each other") }
             if output == nil || hooks.isEmpty { throw ValidationError("--dataset needs --output and at least one --hook") }
-            if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
             if maxMB < 1 { throw ValidationError("--max-mb must be at least 1") }
             return
         }
@@ -132,7 +133,7 @@ struct TraceCommand: ParsableCommand {
         guard let output else { return }
         let datasetURL = URL(fileURLWithPath: dataset)
         let loadedDataset = try datasetFormat.resolve(for: datasetURL).load(datasetURL)
-        let samples = Array(loadedDataset.samples.prefix(limit ?? .max))
+        let samples = rowOptions.samples(of: loadedDataset, from: datasetURL, seed: seed)
         let promptTemplate = try template.map { try PromptTemplate(contentsOf: URL(fileURLWithPath: $0)) }
         let tracePositions = try TracePositions(parsing: positions)
         try OutputGuard.ensureNotAnInput(URL(fileURLWithPath: output), inputs: [datasetURL, URL(fileURLWithPath: try modelOptions.resolvedPath())]

@@ -87,6 +87,37 @@ final class CausalCommandTests: XCTestCase {
         XCTAssertTrue(table.stdout.contains("heads off"), table.stdout)
     }
 
+    /// `ablate` and `trace --dataset` choose rows as `probe` does: --limit warns when the first
+    /// rows carry one label, --sample draws a stratified, seeded sample.
+    func testAblateAndTraceChooseRowsAsProbeDoes() throws {
+        let lines = try String(contentsOfFile: samples, encoding: .utf8).split(separator: "\n")
+        let labelled = try lines.map { line in (line, try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])["label"] as? Int) }
+        let ordered = labelled.filter { $0.1 == 0 }.prefix(3) + labelled.filter { $0.1 == 1 }.prefix(3)
+        let dataset = directory.appendingPathComponent("true-first.jsonl")
+        try (ordered.map { String($0.0) }.joined(separator: "\n") + "\n").write(to: dataset, atomically: true, encoding: .utf8)
+
+        let first = try CLI.run(["ablate", "--dataset", dataset.path, "--heads", "L3H0", "--limit", "2", "--format", "json"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertTrue(first.stderr.contains("warning: \(dataset.path): the first 2 samples all have the label"), first.stderr)
+        func labels(_ result: CLIResult) throws -> [Int] {
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            return try XCTUnwrap(json["per_sample"] as? [[String: Any]]).compactMap { $0["label"] as? Int }
+        }
+        XCTAssertEqual(try labels(first), [0, 0])
+        let sampled = try CLI.run(["ablate", "--dataset", dataset.path, "--heads", "L3H0", "--sample", "2", "--seed", "3", "--format", "json"])
+        XCTAssertEqual(sampled.status, 0, sampled.stderr)
+        XCTAssertFalse(sampled.stderr.contains("warning"), sampled.stderr)
+        XCTAssertEqual(try labels(sampled).sorted(), [0, 1])
+        let both = try CLI.run(["ablate", "--dataset", dataset.path, "--heads", "L3H0", "--sample", "2", "--limit", "2"])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.stderr.contains("--limit and --sample exclude each other"), both.stderr)
+
+        let trace = try CLI.run(["trace", "--dataset", dataset.path, "--sample", "4", "--seed", "3", "--hook", "hook_embed",
+                                 "--output", directory.appendingPathComponent("trace.h5").path])
+        XCTAssertEqual(trace.status, 0, trace.stderr)
+        XCTAssertTrue(trace.stdout.contains("4 samples"), trace.stdout)
+    }
+
     func testAblateRejectsBadHeads() throws {
         for (arguments, problem) in [(["--heads", "L3X5"], "not a head"), (["--heads", "L99H0"], "no head L99H0"),
                                      (["--heads", "L3H0,L3H0"], "twice"), (["--heads-from", "missing.json", "--top", "3"], "missing.json"),
