@@ -26,9 +26,12 @@ let package = Package(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
 
-        .target(name: "ModelFormats", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Element-wise loops compiled per instruction set, picked at load by the CPU (C: Swift has
+        // no per-function target attribute).
+        .target(name: "VectorKernels"),
+        .target(name: "ModelFormats", dependencies: ["VectorKernels", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Tokenizers", dependencies: ["ModelFormats"]),
-        .target(name: "Transformer", dependencies: ["ModelFormats", "CBLAS"]),
+        .target(name: "Transformer", dependencies: ["ModelFormats", "VectorKernels", "CBLAS"]),
         .target(name: "LogicTasks"),
         .target(name: "Statistics"),
         .target(name: "Probe", dependencies: ["Tokenizers", "Transformer", "LogicTasks"]),
@@ -49,7 +52,7 @@ let package = Package(
         .target(name: "GGUFTestSupport", dependencies: ["ModelFormats"], path: "Tests/GGUFTestSupport"),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "GGUFTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "GGUFTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "VectorKernels", "GGUFTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LogicTasksTests", dependencies: ["LogicTasks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "LogicTasks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),

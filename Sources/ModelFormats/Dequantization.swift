@@ -1,4 +1,5 @@
 import Dispatch
+import VectorKernels
 
 // Decoders from ggml's block formats to float32. Each one follows the arithmetic of gguf-py's
 // `gguf.quants` step for step (same float32 products and sums, in the same order), so results
@@ -130,35 +131,15 @@ private func decodeBF16(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer
 // MARK: - 32-element blocks
 
 /// Q4_0: f16 scale d, 16 bytes of nibbles (low nibbles are elements 0-15, high 16-31); x = d * (q - 8).
-/// Plain loops of 16 that the compiler vectorises: a product per element, no table.
+/// The three block types of the default model decode in VectorKernels, at the CPU's vector width.
 private func decodeQ4_0(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<Float>, _ blocks: Int) {
-    withHalfTable { table in
-        for b in 0 ..< blocks {
-            let block = src + b * 18, out = dst + b * 32
-            let d = half(block, table)
-            let qs = block + 2
-            for j in 0 ..< 16 {
-                out[j] = Float(Int32(qs[j] & 0x0F) - 8) * d
-                out[j + 16] = Float(Int32(qs[j] >> 4) - 8) * d
-            }
-        }
-    }
+    withHalfTable { qk_decode_q4_0(src, dst, blocks, $0) }
 }
 
 /// Q4_1: f16 scale d, f16 minimum m, 16 bytes of nibbles; x = d * q + m (a product, then a sum,
 /// never fused: the bits of gguf-py's float32 arithmetic).
 private func decodeQ4_1(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<Float>, _ blocks: Int) {
-    withHalfTable { table in
-        for b in 0 ..< blocks {
-            let block = src + b * 20, out = dst + b * 32
-            let d = half(block, table), m = half(block + 2, table)
-            let qs = block + 4
-            for j in 0 ..< 16 {
-                out[j] = Float(qs[j] & 0x0F) * d + m
-                out[j + 16] = Float(qs[j] >> 4) * d + m
-            }
-        }
-    }
+    withHalfTable { qk_decode_q4_1(src, dst, blocks, $0) }
 }
 
 /// The fifth bits of a Q5 block: bit j of a little-endian u32 belongs to element j.
@@ -205,16 +186,7 @@ private func decodeQ5_1(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer
 
 /// Q8_0: f16 d, 32 signed bytes; x = q * d.
 private func decodeQ8_0(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<Float>, _ blocks: Int) {
-    withHalfTable { table in
-        for b in 0 ..< blocks {
-            let block = src + b * 34, out = dst + b * 32
-            let d = half(block, table)
-            let qs = block + 2
-            for j in 0 ..< 32 {
-                out[j] = Float(Int8(bitPattern: qs[j])) * d
-            }
-        }
-    }
+    withHalfTable { qk_decode_q8_0(src, dst, blocks, $0) }
 }
 
 // MARK: - K-quants (256-element super-blocks)

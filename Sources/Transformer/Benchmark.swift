@@ -79,6 +79,21 @@ public struct PassBenchmark: Sendable {
         Self.median(rounds.compactMap { r in r.idealSeconds.flatMap { ideal in r.float32Seconds.map { ideal / $0 } } })
     }
 
+    /// The fastest ideal pass over the fastest pass. A shared machine only ever adds time, so the
+    /// fastest of several rounds is the nearest to an undisturbed one, for each kind on its own;
+    /// where slow spells are shorter than a round, this is steadier than the paired median.
+    public var fastestShareOfIdeal: Double? {
+        rounds.compactMap(\.idealSeconds).min().map { $0 / rounds.map(\.seconds).min()! }
+    }
+
+    /// The same for the float32 pass.
+    public var fastestFloat32ShareOfIdeal: Double? {
+        guard let ideal = rounds.compactMap(\.idealSeconds).min(), let float32 = rounds.compactMap(\.float32Seconds).min() else {
+            return nil
+        }
+        return ideal / float32
+    }
+
     /// Runs `rounds` rounds over a prompt of `prompt`'s tokens (logits at the last position),
     /// after one untimed pass of each model.
     public static func measure(_ model: Transformer, float32: Transformer? = nil, prompt: [Int], rounds: Int,

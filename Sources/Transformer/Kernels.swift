@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import VectorKernels
 
 /// The element-wise and row-wise operations of a forward pass, on raw float32 rows, written to
 /// round like PyTorch's float32 CPU kernels (same formulas, same order of the final operations).
@@ -38,14 +39,10 @@ enum Kernels {
 
     // MARK: Normalisation
 
-    /// HF's RMSNorm: `gain * (x * rsqrt(mean(x²) + eps))`.
+    /// HF's RMSNorm: `gain * (x * rsqrt(mean(x²) + eps))`, the sum of squares as `sum` takes a sum.
     static func rmsNorm(_ x: UnsafePointer<Float>, count: Int, gain: UnsafePointer<Float>, eps: Float,
                         into y: UnsafeMutablePointer<Float>) {
-        let meanSquare = sumOfSquares(x, count: count) / Float(count)
-        let scale = 1 / (meanSquare + eps).squareRoot()
-        for i in 0 ..< count {
-            y[i] = gain[i] * (x[i] * scale)
-        }
+        qk_rms_norm(x, count, gain, eps, y)
     }
 
     /// `torch.nn.LayerNorm`: `(x - mean) / sqrt(var + eps) * gain + bias`, biased variance.
@@ -63,11 +60,6 @@ enum Kernels {
         for i in 0 ..< count {
             y[i] = (x[i] - mean) * scale * gain[i] + bias[i]
         }
-    }
-
-    /// Σ x², in eight interleaved partial sums so that the compiler can vectorise the loop.
-    static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        sum(count) { x[$0] * x[$0] }
     }
 
     /// Σ term(i) for i < count, in eight interleaved partial sums (float addition is not
@@ -102,10 +94,8 @@ enum Kernels {
     static func siluGate(_ gateUp: UnsafePointer<Float>, rows: Int, width: Int, into y: UnsafeMutablePointer<Float>) {
         forEachChunk(of: rows, minimumChunk: rowsPerThread) { range in
             for row in range {
-                let gate = gateUp + row * 2 * width, up = gate + width, out = y + row * width
-                for i in 0 ..< width {
-                    out[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
-                }
+                let gate = gateUp + row * 2 * width
+                qk_silu_gate(gate, gate + width, y + row * width, width)
             }
         }
     }
@@ -143,7 +133,7 @@ enum Kernels {
     /// Softmax of `count` scores in place: `exp(s - max) / Σ exp(s - max)`.
     static func softmax(_ s: UnsafeMutablePointer<Float>, count: Int) {
         let maximum = maximum(s, count: count)
-        for i in 0 ..< count { s[i] = exp(s[i] - maximum) }
+        qk_exp_shifted(s, count, maximum)
         let inverse = 1 / sum(count) { s[$0] }
         for i in 0 ..< count { s[i] *= inverse }
     }
@@ -177,9 +167,12 @@ enum Kernels {
 
     // MARK: Element-wise arithmetic
 
-    /// `x += y` over `count` floats.
+    /// `x += y` over `count` floats, shared over the cores (the rows of `y` come from products
+    /// that every core wrote a part of).
     static func add(_ y: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0 ..< count { x[i] += y[i] }
+        forEachChunk(of: count, minimumChunk: 1 << 14) { range in
+            qk_add(x + range.lowerBound, y + range.lowerBound, range.count)
+        }
     }
 
     /// Adds `bias` to the first `bias.count` floats of each row.
@@ -191,29 +184,7 @@ enum Kernels {
         }
     }
 
-    /// e^x for float32, within 2 ulp: Cody-Waite reduction `x = n·ln2 + r` with |r| <= ln2/2, a
-    /// degree-6 polynomial for e^r (Cephes' expf coefficients), and 2^n put in the exponent bits.
-    /// Plain arithmetic, so that loops over it vectorise (libm's expf is a call per element).
-    /// Inputs are clamped to [-87.3, 88.4], where e^x is a normal float, by compare-and-select
-    /// (one vector min and max; `Swift.min` and `max` order NaN, which costs a blend per bound).
+    /// e^x for float32, within 2 ulp (VectorKernels' `qk_exp`, which the softmax and SiLU loops use).
     @inline(__always)
-    static func exp(_ x: Float) -> Float {
-        let low: Float = -87.336_54, high: Float = 88.376_26
-        let above = x < low ? low : x
-        let x = above > high ? high : above
-        // Adding 1.5·2²³ rounds x·log2(e) to the nearest integer n and leaves n in the low mantissa bits.
-        let shifter: Float = 12_582_912
-        let shifted = x * 1.442_695_04 + shifter
-        let n = shifted - shifter
-        let r = (x - n * 0.693_359_375) - n * -2.121_944_4e-4
-        var p: Float = 1.987_569_15e-4
-        p = p * r + 1.398_199_950_7e-3
-        p = p * r + 8.333_451_907_3e-3
-        p = p * r + 4.166_579_589_4e-2
-        p = p * r + 1.666_666_545_9e-1
-        p = p * r + 5.000_000_120_1e-1
-        let expR = p * (r * r) + r + 1
-        let twoToN = Float(bitPattern: (shifted.bitPattern &- shifter.bitPattern &+ 127) &<< 23)
-        return expR * twoToN
-    }
+    static func exp(_ x: Float) -> Float { qk_exp(x) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VectorKernels
 
 /// Rotary position embedding in Hugging Face's half-split layout: dimension i of a head is paired
 /// with dimension i + d/2 (`rotate_half`), both turned by the angle `position · θ^(-2i/d)`.
@@ -103,12 +104,8 @@ struct RotaryEmbedding: Sendable {
                 for row in 0 ..< rows {
                     let c = cos.baseAddress! + row * half, s = sin.baseAddress! + row * half
                     for head in 0 ..< heads {
-                        let first = x + row * stride + head * headDim, second = first + half
-                        for i in 0 ..< half {
-                            let a = first[i], b = second[i]
-                            first[i] = a * c[i] - b * s[i]
-                            second[i] = b * c[i] + a * s[i]
-                        }
+                        let first = x + row * stride + head * headDim
+                        qk_rotate_half(first, first + half, c, s, half)
                     }
                 }
             }

@@ -151,6 +151,14 @@ final class RuntimeCommandTests: XCTestCase {
         XCTAssertEqual(json["tokens"] as? Int, 16)
         XCTAssertGreaterThan(try XCTUnwrap(json["tokens_per_second"] as? Double), 0)
         XCTAssertGreaterThan(try XCTUnwrap(json["gflops"] as? Double), 0)
+
+        let compared = try CLI.run(["bench", "--model", model, "--tokens", "16", "--runs", "2", "--compare", "--ideal", "--format", "json"])
+        XCTAssertEqual(compared.status, 0, compared.stderr)
+        let shares = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(compared.stdout.utf8)) as? [String: Any])
+        for key in ["share_of_ideal", "float32_share_of_ideal", "fastest_share_of_ideal", "fastest_float32_share_of_ideal",
+                    "speed_over_float32"] {
+            XCTAssertGreaterThan(try XCTUnwrap(shares[key] as? Double, key), 0, key)
+        }
     }
 
     /// Bad requests and broken models end in one `Error:` line and a non-zero status.

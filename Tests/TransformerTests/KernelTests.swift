@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Transformer
+import VectorKernels
 
 final class KernelTests: XCTestCase {
     /// The eight-lane maximum equals the plain one at every length around the lane count.
@@ -32,6 +33,45 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(Kernels.exp(0), 1)
         XCTAssertEqual(Kernels.exp(-200), Kernels.exp(-87.33654), "clamped below")
         XCTAssertTrue(Kernels.exp(200).isFinite, "clamped above")
+    }
+
+    /// The vector loops (whichever clone this CPU picked) give the scalar formula's bits for every
+    /// element, at lengths that leave remainders after any vector width, with edge inputs.
+    func testVectorLoopsGiveTheScalarFormulasBits() {
+        let edges: [Float] = [0, -0.0, .leastNonzeroMagnitude, -Float.leastNormalMagnitude / 4, 87.5, -87.5, 100, -100, .infinity, -.infinity, .nan]
+        for count in [1, 15, 16, 17, 33, 100, 1000] {
+            let gate = (0 ..< count).map { i in i < edges.count ? edges[i] : Float((i * 7919) % 2001) / 50 - 20 }
+            let up = (0 ..< count).map { Float(($0 * 104_729) % 997) / 300 - 1.5 }
+            var silu = [Float](repeating: 0, count: count)
+            qk_silu_gate(gate, up, &silu, count)
+            var shifted = gate
+            qk_exp_shifted(&shifted, count, 3.25)
+            var total = gate
+            qk_add(&total, up, count)
+            let gain = up.map { $0 + 1 }
+            var normalized = [Float](repeating: 0, count: count)
+            qk_rms_norm(up, count, gain, 1e-5, &normalized)
+            let scale = 1 / (Kernels.sum(count) { up[$0] * up[$0] } / Float(count) + 1e-5).squareRoot()
+            var first = Array(up[..<(count / 2)]), second = Array(up[(count / 2) ..< (count / 2) * 2])
+            let cos = gate[..<(count / 2)].map { Float(Foundation.cos(Double($0))) }
+            let sin = gate[..<(count / 2)].map { Float(Foundation.sin(Double($0))) }
+            qk_rotate_half(&first, &second, cos, sin, count / 2)
+            for i in 0 ..< count / 2 where cos[i].isFinite && sin[i].isFinite {
+                let a = up[i], b = up[count / 2 + i]
+                XCTAssertEqual(first[i].bitPattern, (a * cos[i] - b * sin[i]).bitPattern, "rotary, count \(count), pair \(i)")
+                XCTAssertEqual(second[i].bitPattern, (b * cos[i] + a * sin[i]).bitPattern, "rotary, count \(count), pair \(i)")
+            }
+            for i in 0 ..< count {
+                let expectedSilu = gate[i] / (1 + Kernels.exp(-gate[i])) * up[i]
+                let expectedExp = Kernels.exp(gate[i] - 3.25)
+                XCTAssertTrue(silu[i].bitPattern == expectedSilu.bitPattern || (silu[i].isNaN && expectedSilu.isNaN),
+                              "silu, count \(count), element \(i): \(silu[i]) against \(expectedSilu)")
+                XCTAssertTrue(shifted[i].bitPattern == expectedExp.bitPattern || (shifted[i].isNaN && expectedExp.isNaN),
+                              "exp, count \(count), element \(i): \(shifted[i]) against \(expectedExp)")
+                XCTAssertEqual(normalized[i].bitPattern, (gain[i] * (up[i] * scale)).bitPattern, "RMSNorm, count \(count), element \(i)")
+                XCTAssertTrue(total[i].bitPattern == (gate[i] + up[i]).bitPattern || total[i].isNaN, "sum, count \(count), element \(i)")
+            }
+        }
     }
 
     func testSoftmaxOfARow() {

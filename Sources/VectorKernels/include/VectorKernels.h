@@ -1,0 +1,62 @@
+#ifndef VECTOR_KERNELS_H
+#define VECTOR_KERNELS_H
+
+// The element-wise loops of a forward pass that dominate after the matrix products: weight
+// decoding, the SwiGLU gate and softmax's exponentials. They are C so that each can be compiled
+// for several instruction sets and picked at load time by the CPU it runs on (Swift has no
+// per-function target attribute; a build flag would make the whole binary require AVX-512).
+// Every variant does the same IEEE operations in the same order, without fused multiply-adds,
+// so the numbers are the same bits on every CPU.
+
+#include <stdint.h>
+
+#pragma clang fp contract(off)
+
+/// e^x for float32, within 2 ulp: Cody-Waite reduction x = n·ln2 + r with |r| <= ln2/2, a
+/// degree-6 polynomial for e^r (Cephes' expf coefficients), and 2^n put in the exponent bits.
+/// Inputs are clamped to [-87.3, 88.4], where e^x is a normal float.
+static inline float qk_exp(float x) {
+    const float low = -87.33654f, high = 88.37626f;
+    float above = x < low ? low : x;
+    x = above > high ? high : above;
+    // Adding 1.5·2²³ rounds x·log2(e) to the nearest integer n and leaves n in the low mantissa bits.
+    const float shifter = 12582912.0f;
+    float shifted = x * 1.44269504f + shifter;
+    float n = shifted - shifter;
+    float r = (x - n * 0.693359375f) - n * -2.1219444e-4f;
+    float p = 1.98756915e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float expR = p * (r * r) + r + 1.0f;
+    union { float f; uint32_t u; } s = { shifted }, k = { shifter }, two;
+    two.u = (s.u - k.u + 127u) << 23;
+    return expR * two.f;
+}
+
+/// x[i] = e^(x[i] - shift) for i < count (softmax's exponentials).
+void qk_exp_shifted(float *x, long count, float shift);
+
+/// out[i] = gate[i] / (1 + e^-gate[i]) * up[i] (SwiGLU, as PyTorch's vectorised SiLU computes it).
+void qk_silu_gate(const float *gate, const float *up, float *out, long count);
+
+/// x[i] += y[i] for i < count (the residual stream).
+void qk_add(float *x, const float *y, long count);
+
+/// HF's RMSNorm of one row: y[i] = gain[i] * (x[i] * (1 / sqrt(mean(x²) + eps))), the sum of
+/// squares in eight interleaved partial sums (lane k takes i ≡ k mod 8), then the rest in order.
+void qk_rms_norm(const float *x, long count, const float *gain, float eps, float *y);
+
+/// Rotary embedding of one head in the rotate-half layout: for i < half,
+/// (first[i], second[i]) = (a·cos[i] - b·sin[i], b·cos[i] + a·sin[i]) with a, b the old values.
+void qk_rotate_half(float *first, float *second, const float *cos, const float *sin, long half);
+
+/// GGUF 32-element blocks to float32; `half` maps each of the 65,536 half-precision bit
+/// patterns to its float (exact). Q4_0: x = (q - 8)·d; Q4_1: x = q·d + m; Q8_0: x = q·d.
+void qk_decode_q4_0(const uint8_t *source, float *destination, long blocks, const float *half);
+void qk_decode_q4_1(const uint8_t *source, float *destination, long blocks, const float *half);
+void qk_decode_q8_0(const uint8_t *source, float *destination, long blocks, const float *half);
+
+#endif
