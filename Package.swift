@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RunStore", "Reports", "Probe", "LogicTasks"]),
         .testTarget(name: "CausalTests", dependencies: ["Causal", "Probe", "Transformer", "ModelFormats", "RunStore", "Statistics"], resources: [.copy("Fixtures")]),
         // Runs the built `qkprobe` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "Transformer", "LogicTasks", "RunStore", "Reports", "Selection", "Pipeline"]),
+        .testTarget(name: "CLITests", dependencies: ["qkprobe", "ModelFormats", "Transformer", "LogicTasks", "RunStore", "Reports", "Selection", "Pipeline"],
+                    exclude: ["Fixtures"]),
     ]
 )

@@ -38,7 +38,7 @@ struct Handle: ~Copyable {
 func hdf5<R: BinaryInteger>(_ path: String, _ operation: @autoclosure () -> String, _ call: () -> R) throws -> R {
     qk_H5open()
     H5Eset_auto2(qk_H5E_DEFAULT(), nil, nil)
-    let result = call()
+    let result = HDF5FaultGuard.guarding("\(path): cannot \(operation()): the file is damaged (the HDF5 library faulted on it)", call)
     if result < 0 { throw RunStoreError(path, "cannot \(operation()): \(takeErrorStackReason())") }
     return result
 }

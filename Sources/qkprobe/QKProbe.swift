@@ -1,4 +1,5 @@
 import ArgumentParser
+import RunStore
 
 @main
 struct QKProbe: ParsableCommand {
@@ -12,4 +13,10 @@ struct QKProbe: ParsableCommand {
             AblateCommand.self, ScanCommand.self,
             InspectCommand.self, TokenizeCommand.self, GenerateCommand.self, TraceCommand.self, BenchCommand.self,
         ])
+
+    static func main() {
+        // A damaged run file that makes libhdf5 fault ends in one line naming it, not a crash report.
+        HDF5FaultGuard.install()
+        main(nil)
+    }
 }

@@ -51,6 +51,24 @@ final class FuzzTests: XCTestCase {
     private var tinyLlama: URL { root.appendingPathComponent("Tests/TransformerTests/Fixtures/tiny-llama") }
     private var datasetFixtures: URL { root.appendingPathComponent("Tests/LogicTasksTests/Fixtures") }
 
+    /// Two run files, each one flipped byte away from a valid one, on which libhdf5 1.10 itself
+    /// faults (copying a variable-length attribute; reading a dataset whose storage message is
+    /// damaged): every reading command ends in one line naming the file (the one `HDF5FaultGuard`
+    /// armed, here), status 1, no signal.
+    func testRunFilesThatMakeLibHDF5FaultEndInOneLine() throws {
+        for name in ["faults-libhdf5-attribute.h5", "faults-libhdf5-dataset.h5"] {
+            let path = root.appendingPathComponent("Tests/CLITests/Fixtures/\(name)").path
+            for arguments in [["heads", path, "--format", "json"], ["select", "--calibration", path, "--format", "json"]] {
+                let outcome = Self.run(arguments)
+                XCTAssertFalse(outcome.signalled || outcome.timedOut, "\(arguments): \(outcome.stderr.suffix(300))")
+                XCTAssertEqual(outcome.status, 1, "\(arguments)")
+                let lines = outcome.stderr.split(separator: "\n")
+                XCTAssertEqual(lines.count, 1, "\(arguments): \(outcome.stderr)")
+                XCTAssertTrue(lines.first?.hasPrefix("Error: \(path): cannot read") == true, outcome.stderr)
+            }
+        }
+    }
+
     func testMalformedInputsGiveOneLineErrorsAndNeverCrashHangOrExhaustMemory() throws {
         let base = try makeBaseInputs()
         try ggufCases()
