@@ -39,7 +39,7 @@ enum Kernels {
 
     // MARK: Normalisation
 
-    /// HF's RMSNorm: `gain * (x * rsqrt(mean(x²) + eps))`, the sum of squares as `sum` takes a sum.
+    /// HF's RMSNorm: `gain * (x * rsqrt(mean(x²) + eps))`, the squares summed in `sum`'s eight partial sums.
     static func rmsNorm(_ x: UnsafePointer<Float>, count: Int, gain: UnsafePointer<Float>, eps: Float,
                         into y: UnsafeMutablePointer<Float>) {
         qk_rms_norm(x, count, gain, eps, y)
