@@ -13,7 +13,7 @@ public struct LoadedModel {
 
     /// Opens the model at `path`, or the default model (`DefaultModel.resolve()`) when nil, its
     /// weights kept as `storage` says.
-    public init(path: String?, storage: WeightStorage = .stored) throws {
+    public init(path: String?, storage: WeightStorage = .automatic) throws {
         self.path = try path ?? DefaultModel.resolve().path
         opened = try OpenedModel.open(path: self.path)
         if let gguf = opened.gguf {

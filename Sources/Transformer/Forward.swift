@@ -245,8 +245,8 @@ private struct ForwardPass {
         hooks.visit(HookName(.value, layer: l), v, stride: qkvWidth, rowShape: [config.nKVHeads, dHead])
         if let rotary = model.rotary, let rotaryTable {
             PassProfile.time(.rotary) {
-                rotary.apply(to: q, rows: rows, stride: qkvWidth, heads: config.nHeads, table: rotaryTable)
-                rotary.apply(to: k, rows: rows, stride: qkvWidth, heads: config.nKVHeads, table: rotaryTable)
+                // The key heads follow the query heads in each row: one step turns both.
+                rotary.apply(to: q, rows: rows, stride: qkvWidth, heads: config.nHeads + config.nKVHeads, table: rotaryTable)
             }
             hooks.visit(HookName(.rotatedQuery, layer: l), q, stride: qkvWidth, rowShape: [config.nHeads, dHead])
             hooks.visit(HookName(.rotatedKey, layer: l), k, stride: qkvWidth, rowShape: [config.nKVHeads, dHead])

@@ -24,14 +24,10 @@ enum Kernels {
         }
     }
 
-    /// Runs `body(i)` for every i in `0..<count` on all cores. Each call must touch only its own
-    /// part of the data (the kernels here write disjoint rows or heads).
+    /// Runs `body(i)` for every i in `0..<count` on `coreCount` threads (`WorkerPool`). Each call
+    /// must touch only its own part of the data (the kernels here write disjoint rows or heads).
     static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
-        withoutActuallyEscaping(body) { body in
-            // The iterations are disjoint, so sharing the closure (and the buffers it holds) cannot race.
-            nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: count) { body($0) }
-        }
+        WorkerPool.shared.run(count, threads: coreCount, body)
     }
 
     /// Rows of work below which element-wise kernels stay on one thread.
@@ -39,7 +35,7 @@ enum Kernels {
 
     // MARK: Normalisation
 
-    /// HF's RMSNorm: `gain * (x * rsqrt(mean(x²) + eps))`, the squares summed in `sum`'s eight partial sums.
+    /// HF's RMSNorm: `gain * (x * rsqrt(mean(x²) + eps))`, the squares summed in eight interleaved partial sums.
     static func rmsNorm(_ x: UnsafePointer<Float>, count: Int, gain: UnsafePointer<Float>, eps: Float,
                         into y: UnsafeMutablePointer<Float>) {
         qk_rms_norm(x, count, gain, eps, y)
@@ -60,31 +56,6 @@ enum Kernels {
         for i in 0 ..< count {
             y[i] = (x[i] - mean) * scale * gain[i] + bias[i]
         }
-    }
-
-    /// Σ term(i) for i < count, in eight interleaved partial sums (float addition is not
-    /// associative, so the compiler would not split one running sum across vector lanes).
-    @inline(__always)
-    static func sum(_ count: Int, _ term: (Int) -> Float) -> Float {
-        var partial: (Float, Float, Float, Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0, 0, 0, 0)
-        var i = 0
-        while i + 8 <= count {
-            partial.0 += term(i)
-            partial.1 += term(i + 1)
-            partial.2 += term(i + 2)
-            partial.3 += term(i + 3)
-            partial.4 += term(i + 4)
-            partial.5 += term(i + 5)
-            partial.6 += term(i + 6)
-            partial.7 += term(i + 7)
-            i += 8
-        }
-        var total = ((partial.0 + partial.1) + (partial.2 + partial.3)) + ((partial.4 + partial.5) + (partial.6 + partial.7))
-        while i < count {
-            total += term(i)
-            i += 1
-        }
-        return total
     }
 
     // MARK: Activations
@@ -130,39 +101,9 @@ enum Kernels {
 
     // MARK: Softmax
 
-    /// Softmax of `count` scores in place: `exp(s - max) / Σ exp(s - max)`.
+    /// Softmax of `count` scores in place: `exp(s - max) / Σ exp(s - max)` (VectorKernels' `qk_softmax`).
     static func softmax(_ s: UnsafeMutablePointer<Float>, count: Int) {
-        let maximum = maximum(s, count: count)
-        qk_exp_shifted(s, count, maximum)
-        let inverse = 1 / sum(count) { s[$0] }
-        for i in 0 ..< count { s[i] *= inverse }
-    }
-
-    /// The largest of `count` floats (-inf for none), in eight interleaved partial maxima: a
-    /// compare-and-select per lane (`Swift.max` orders NaN, which keeps the loop scalar).
-    static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        @inline(__always) func larger(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
-        var partial: (Float, Float, Float, Float, Float, Float, Float, Float) =
-            (-.infinity, -.infinity, -.infinity, -.infinity, -.infinity, -.infinity, -.infinity, -.infinity)
-        var i = 0
-        while i + 8 <= count {
-            partial.0 = larger(x[i], partial.0)
-            partial.1 = larger(x[i + 1], partial.1)
-            partial.2 = larger(x[i + 2], partial.2)
-            partial.3 = larger(x[i + 3], partial.3)
-            partial.4 = larger(x[i + 4], partial.4)
-            partial.5 = larger(x[i + 5], partial.5)
-            partial.6 = larger(x[i + 6], partial.6)
-            partial.7 = larger(x[i + 7], partial.7)
-            i += 8
-        }
-        var result = larger(larger(larger(partial.0, partial.1), larger(partial.2, partial.3)),
-                            larger(larger(partial.4, partial.5), larger(partial.6, partial.7)))
-        while i < count {
-            result = larger(x[i], result)
-            i += 1
-        }
-        return result
+        qk_softmax(s, count)
     }
 
     // MARK: Element-wise arithmetic

@@ -95,17 +95,20 @@ struct RotaryEmbedding: Sendable {
         return Table(positions: positions, cos: cosines, sin: sines)
     }
 
-    /// Rotates `heads` heads of `rows` rows in place; row r starts at `x + r * stride` and holds
-    /// the heads back to back. `x·cos + rotate_half(x)·sin`, where rotate_half(x) = [-x₂, x₁].
+    /// Rotates `heads` heads of `rows` rows in place, the rows shared over the cores; row r starts
+    /// at `x + r * stride` and holds the heads back to back. `x·cos + rotate_half(x)·sin`, where
+    /// rotate_half(x) = [-x₂, x₁].
     func apply(to x: UnsafeMutablePointer<Float>, rows: Int, stride: Int, heads: Int, table: Table) {
         let half = headDim / 2
         table.cos.withUnsafeBufferPointer { cos in
             table.sin.withUnsafeBufferPointer { sin in
-                for row in 0 ..< rows {
-                    let c = cos.baseAddress! + row * half, s = sin.baseAddress! + row * half
-                    for head in 0 ..< heads {
-                        let first = x + row * stride + head * headDim
-                        qk_rotate_half(first, first + half, c, s, half)
+                Kernels.forEachChunk(of: rows, minimumChunk: Kernels.rowsPerThread) { range in
+                    for row in range {
+                        let c = cos.baseAddress! + row * half, s = sin.baseAddress! + row * half
+                        for head in 0 ..< heads {
+                            let first = x + row * stride + head * headDim
+                            qk_rotate_half(first, first + half, c, s, half)
+                        }
                     }
                 }
             }

@@ -31,14 +31,15 @@ public struct Transformer: Sendable {
     let slidingWindows: [Int?]
     let attention: CausalAttention
 
-    /// How the weight matrices are kept: as stored in the file, or decoded to float32 at load.
+    /// How the weight matrices are kept: as stored in the file, or decoded to float32 at load
+    /// (never `automatic`: that resolves to one of them).
     public let weightStorage: WeightStorage
 
     /// Builds the model from a file's tensors: matrices kept as stored (memory-mapped, decoded a
-    /// panel at a time in each product) or decoded once to float32, with the same results either
-    /// way. Every tensor is checked against the shape `config` implies; a missing or mis-shaped one
-    /// is an error naming it.
-    public init(weights source: any WeightSource, config: ModelConfig, storage: WeightStorage = .stored) throws {
+    /// panel at a time in each product) or decoded once to float32 (`automatic`: by their size),
+    /// with the same results either way. Every tensor is checked against the shape `config`
+    /// implies; a missing or mis-shaped one is an error naming it.
+    public init(weights source: any WeightSource, config: ModelConfig, storage: WeightStorage = .automatic) throws {
         guard let family = ModelFamilies.family(config.architecture) else {
             throw ModelFormatError(source.path, "unknown model family \(config.architecture)")
         }
@@ -61,8 +62,8 @@ public struct Transformer: Sendable {
             throw ModelFormatError(source.path, "\(config.architecture) does not compute sliding-window attention, but the configuration sets a window")
         }
         let weights = try family.load(WeightReader(source: source), config)
-        self.weights = storage == .float32 ? weights.decodedToFloat32() : weights
-        weightStorage = storage
+        weightStorage = storage.resolved(float32Bytes: weights.float32Bytes)
+        self.weights = weightStorage == .float32 ? weights.decodedToFloat32() : weights
         self.config = config
         path = source.path
         localRotary = rotary == nil ? nil : config.localRopeTheta.map { RotaryEmbedding(theta: $0, headDim: config.dHead) }
@@ -72,12 +73,12 @@ public struct Transformer: Sendable {
     }
 
     /// Builds the model of an opened GGUF file or Hugging Face folder.
-    public init(_ model: OpenedModel, storage: WeightStorage = .stored) throws {
+    public init(_ model: OpenedModel, storage: WeightStorage = .automatic) throws {
         try self.init(weights: model.weights, config: model.config, storage: storage)
     }
 
     /// Loads a GGUF file or a Hugging Face model folder.
-    public init(path: String, storage: WeightStorage = .stored) throws {
+    public init(path: String, storage: WeightStorage = .automatic) throws {
         try self.init(OpenedModel.open(path: path), storage: storage)
     }
 

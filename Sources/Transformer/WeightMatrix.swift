@@ -8,6 +8,19 @@ public enum WeightStorage: String, Sendable, CaseIterable {
     case stored
     /// Everything decoded to float32 at load: four bytes a weight, no decoding per pass.
     case float32
+    /// float32 when the matrices decode to at most `automaticFloat32Bytes`, else stored: a small
+    /// model's pass skips its decoding (a short prompt spends a large share of it there) for
+    /// little memory, and a large model still fits.
+    case automatic = "auto"
+
+    /// The float32 size up to which `automatic` decodes at load.
+    public static let automaticFloat32Bytes = 1 << 30
+
+    /// `stored` or `float32`: what this choice means for matrices of `float32Bytes` once decoded.
+    public func resolved(float32Bytes: Int) -> WeightStorage {
+        guard self == .automatic else { return self }
+        return float32Bytes <= Self.automaticFloat32Bytes ? .float32 : .stored
+    }
 }
 
 /// A [rows, columns] weight matrix (rows are outputs, as `torch.nn.Linear` stores them).
@@ -203,11 +216,18 @@ struct WeightMatrix: @unchecked Sendable {
         }
     }
 
-    /// Whether both are the same stored rows (a tied LM head), so decoding one serves both.
+    /// Whether both are the same memory (a tied LM head): the same stored rows, so decoding one
+    /// serves both, or the same float32 buffer.
     func sharesStorage(with other: WeightMatrix) -> Bool {
-        guard case let .stored(mine) = storage, case let .stored(theirs) = other.storage,
-              mine.count == theirs.count else { return false }
-        return zip(mine, theirs).allSatisfy { $0.tensor.bytes.baseAddress == $1.tensor.bytes.baseAddress && $0.rows == $1.rows }
+        switch (storage, other.storage) {
+        case let (.stored(mine), .stored(theirs)):
+            return mine.count == theirs.count
+                && zip(mine, theirs).allSatisfy { $0.tensor.bytes.baseAddress == $1.tensor.bytes.baseAddress && $0.rows == $1.rows }
+        case let (.float32(mine), .float32(theirs)):
+            return mine.count == theirs.count && mine.withUnsafeBufferPointer { a in theirs.withUnsafeBufferPointer { a.baseAddress == $0.baseAddress } }
+        default:
+            return false
+        }
     }
 
     /// Bytes this matrix keeps on the heap (stored rows live in the file's mapping instead).

@@ -15,12 +15,25 @@ struct ModelWeights: Sendable {
     /// Gemma multiplies the token embedding by √d (rounded to float32) before the first block.
     var embeddingScale: Float? = nil
 
+    /// Bytes the matrices take in float32, a tied LM head counted once.
+    var float32Bytes: Int {
+        var matrices = [tokenEmbedding] + (positionEmbedding.map { [$0] } ?? [])
+        if !lmHead.sharesStorage(with: tokenEmbedding) { matrices.append(lmHead) }
+        for layer in layers {
+            matrices += [layer.qkv.weight, layer.output.weight]
+            switch layer.mlp {
+            case let .gatedSiLU(up, down), let .gelu(up, down), let .gatedGELU(up, down): matrices += [up.weight, down.weight]
+            }
+        }
+        return matrices.reduce(0) { $0 + $1.rows * $1.columns * MemoryLayout<Float>.size }
+    }
+
     /// Every matrix decoded to float32 (the same values the stored form decodes to).
     func decodedToFloat32() -> ModelWeights {
         var copy = self
         copy.tokenEmbedding = tokenEmbedding.decodedToFloat32()
         copy.positionEmbedding = positionEmbedding?.decodedToFloat32()
-        copy.lmHead = lmHead.isStored && lmHead.sharesStorage(with: tokenEmbedding)
+        copy.lmHead = lmHead.sharesStorage(with: tokenEmbedding)
             ? copy.tokenEmbedding : lmHead.decodedToFloat32()
         copy.layers = layers.map { layer in
             var layer = layer

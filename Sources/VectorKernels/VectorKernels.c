@@ -9,9 +9,30 @@
 #define PER_CPU
 #endif
 
+static inline float larger(float a, float b) { return a > b ? a : b; }
+
 PER_CPU
-void qk_exp_shifted(float *x, long count, float shift) {
-    for (long i = 0; i < count; i++) x[i] = qk_exp(x[i] - shift);
+void qk_softmax(float *x, long count) {
+    float top[8] = {-__builtin_inff(), -__builtin_inff(), -__builtin_inff(), -__builtin_inff(),
+                    -__builtin_inff(), -__builtin_inff(), -__builtin_inff(), -__builtin_inff()};
+    long i = 0;
+    for (; i + 8 <= count; i += 8) {
+        for (int k = 0; k < 8; k++) top[k] = larger(x[i + k], top[k]);
+    }
+    float maximum = larger(larger(larger(top[0], top[1]), larger(top[2], top[3])),
+                           larger(larger(top[4], top[5]), larger(top[6], top[7])));
+    for (; i < count; i++) maximum = larger(x[i], maximum);
+
+    // The exponentials in a loop of their own, at the full vector width; then their sum.
+    for (i = 0; i < count; i++) x[i] = qk_exp(x[i] - maximum);
+    float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (i = 0; i + 8 <= count; i += 8) {
+        for (int k = 0; k < 8; k++) partial[k] += x[i + k];
+    }
+    float total = ((partial[0] + partial[1]) + (partial[2] + partial[3])) + ((partial[4] + partial[5]) + (partial[6] + partial[7]));
+    for (; i < count; i++) total += x[i];
+    float inverse = 1.0f / total;
+    for (i = 0; i < count; i++) x[i] *= inverse;
 }
 
 PER_CPU

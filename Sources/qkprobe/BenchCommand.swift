@@ -32,7 +32,7 @@ struct BenchCommand: ParsableCommand {
     var runs = 5
 
     @Option(help: weightStorageHelp)
-    var weights: WeightStorage = .stored
+    var weights: WeightStorage = .automatic
 
     @Flag(help: "Also time the model with float32 weights in each round and print the speed ratio.")
     var compare = false

@@ -108,7 +108,7 @@ struct ProbeCommand: ParsableCommand {
     var force = false
 
     @Option(help: weightStorageHelp)
-    var weights: WeightStorage = .stored
+    var weights: WeightStorage = .automatic
 
     @Option(name: .customLong("option-token"), help: "For an option that is several tokens: exact (error), first or last token.")
     var optionToken: OptionTokenPolicy = .exact

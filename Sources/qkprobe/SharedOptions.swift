@@ -77,5 +77,6 @@ extension WeightStorage: ExpressibleByArgument {}
 
 /// How the weights are kept; both give the same numbers bit for bit.
 let weightStorageHelp = ArgumentHelp(
-    "Weights as stored in the file (memory-mapped, decoded a panel at a time: memory about the file's size) "
-        + "or decoded once to float32 (4 bytes a weight). The same numbers either way.")
+    "stored: as in the file (memory-mapped, decoded a panel at a time: memory about the file's size); "
+        + "float32: decoded once at load (4 bytes a weight, faster); auto: float32 when that takes at most 1 GiB, "
+        + "else stored. The same numbers either way.")

@@ -35,6 +35,25 @@ final class WeightStorageTests: XCTestCase {
         try assertSameBits(stored, float32, ids: ids, label: "default model")
     }
 
+    /// `automatic` decodes the default model (about 540 MB in float32) and keeps anything over
+    /// the limit as stored.
+    func testAutomaticStorageDecodesSmallModelsOnly() throws {
+        let path = try DefaultModel.resolve().path
+        let automatic = try Transformer(path: path)
+        XCTAssertEqual(automatic.weightStorage, .float32)
+        XCTAssertFalse(automatic.weights.layers[0].qkv.weight.isStored)
+        let config = automatic.config
+        let expected = 4 * (config.vocabSize * config.dModel + config.nLayers * config.dModel
+            * (config.nHeads * config.dHead + 2 * config.nKVHeads * config.dHead + config.nHeads * config.dHead + 3 * config.dFF))
+        XCTAssertEqual(automatic.weights.float32Bytes, expected, "tied LM head counted once")
+        XCTAssertEqual(try Transformer(path: path, storage: .stored).weights.float32Bytes, expected, "the same, before decoding")
+        let limit = WeightStorage.automaticFloat32Bytes
+        XCTAssertEqual(WeightStorage.automatic.resolved(float32Bytes: limit), .float32)
+        XCTAssertEqual(WeightStorage.automatic.resolved(float32Bytes: limit + 1), .stored)
+        XCTAssertEqual(WeightStorage.stored.resolved(float32Bytes: 1), .stored)
+        XCTAssertEqual(WeightStorage.float32.resolved(float32Bytes: limit + 1), .float32)
+    }
+
     /// Row decoding follows the whole-tensor decoder of every block type of the default model.
     func testRowsDecodeAsTheWholeTensor() throws {
         let path = try DefaultModel.resolve().path

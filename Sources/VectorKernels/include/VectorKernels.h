@@ -2,7 +2,7 @@
 #define VECTOR_KERNELS_H
 
 // The element-wise loops of a forward pass that dominate after the matrix products: weight
-// decoding, the SwiGLU gate and softmax's exponentials. They are C so that each can be compiled
+// decoding, the SwiGLU gate and softmax. They are C so that each can be compiled
 // for several instruction sets and picked at load time by the CPU it runs on (Swift has no
 // per-function target attribute; a build flag would make the whole binary require AVX-512).
 // Every variant does the same IEEE operations in the same order, without fused multiply-adds,
@@ -36,8 +36,10 @@ static inline float qk_exp(float x) {
     return expR * two.f;
 }
 
-/// x[i] = e^(x[i] - shift) for i < count (softmax's exponentials).
-void qk_exp_shifted(float *x, long count, float shift);
+/// Softmax of one row in place: m = the largest x[i] (eight interleaved partial maxima, a
+/// compare-and-select each, then the rest in order), x[i] = e^(x[i] - m), then each times
+/// 1 / Σ x[i] (eight interleaved partial sums as in `qk_rms_norm`).
+void qk_softmax(float *x, long count);
 
 /// out[i] = gate[i] / (1 + e^-gate[i]) * up[i] (SwiGLU, as PyTorch's vectorised SiLU computes it).
 void qk_silu_gate(const float *gate, const float *up, float *out, long count);
@@ -58,5 +60,15 @@ void qk_rotate_half(float *first, float *second, const float *cos, const float *
 void qk_decode_q4_0(const uint8_t *source, float *destination, long blocks, const float *half);
 void qk_decode_q4_1(const uint8_t *source, float *destination, long blocks, const float *half);
 void qk_decode_q8_0(const uint8_t *source, float *destination, long blocks, const float *half);
+
+/// A hint to the core that this thread is spinning on a memory word (x86 `pause`), which
+/// spares the memory system and a sibling hardware thread.
+static inline void qk_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 #endif
