@@ -19,6 +19,14 @@ final class WorkerPool: @unchecked Sendable {
     /// inside a pass, short enough that a finished pass leaves no core busy for long.
     static let spinNanoseconds: UInt64 = 200_000
 
+    /// With more threads than cores a spinning worker would take a core from one with work to do,
+    /// so then the workers sleep as soon as a step ends.
+    private static let cores = ProcessInfo.processInfo.activeProcessorCount
+
+    /// `pause`s the caller spins for the rest of a step before it yields (tens of microseconds to
+    /// about 150, by CPU).
+    private static let spinsBeforeYielding = 4096
+
     /// The job word: generation (24 bits), index count (20 bits), next unclaimed index (20 bits).
     /// Claiming an index is one compare-and-exchange on the whole word, so a worker late for one
     /// step can never claim an index of the next.
@@ -79,7 +87,13 @@ final class WorkerPool: @unchecked Sendable {
                     pthread_mutex_unlock(lock)
                 }
                 claimAndRun(generation: generation)
-                while finished.load(ordering: .sequentiallyConsistent) < count { qk_spin_pause() }
+                // A thread still at work may have lost its core (more threads than cores, or
+                // another process): after a short spin, give the core up while waiting.
+                var waits = 0
+                while finished.load(ordering: .sequentiallyConsistent) < count {
+                    waits += 1
+                    if threads > Self.cores || waits > Self.spinsBeforeYielding { sched_yield() } else { qk_spin_pause() }
+                }
                 self.body = nil
             }
         }
@@ -124,9 +138,10 @@ final class WorkerPool: @unchecked Sendable {
                 spins += 1
                 guard spins & 255 == 0 else { continue }
                 let now = DispatchTime.now().uptimeNanoseconds
-                if spinStart == 0 {
+                let oversubscribed = participants.load(ordering: .relaxed) > Self.cores
+                if spinStart == 0, !oversubscribed {
                     spinStart = now
-                } else if now - spinStart > Self.spinNanoseconds {
+                } else if oversubscribed || now - spinStart > Self.spinNanoseconds {
                     pthread_mutex_lock(lock)
                     sleepers.add(1, ordering: .sequentiallyConsistent)
                     while Self.generation(job.load(ordering: .sequentiallyConsistent)) == seen {
