@@ -191,64 +191,16 @@ private func decodeQ8_0(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer
 
 // MARK: - K-quants (256-element super-blocks)
 
-/// The 6-bit scales and minimums of the 8 sub-blocks of a Q4_K/Q5_K super-block, packed in 12 bytes:
-/// sub-blocks 0-3 in the low 6 bits of bytes 0-3 (scales) and 4-7 (minimums); sub-blocks 4-7 take
-/// their low 4 bits from bytes 8-11 and their top 2 bits from the spare top bits of bytes 0-7.
-@inline(__always)
-private func scaleAndMin(_ packed: UnsafePointer<UInt8>, _ sub: Int) -> (scale: Float, min: Float) {
-    if sub < 4 {
-        return (Float(packed[sub] & 0x3F), Float(packed[sub + 4] & 0x3F))
-    }
-    let j = sub - 4
-    let scale = (packed[j + 8] & 0x0F) | ((packed[j] >> 2) & 0x30)
-    let min = (packed[j + 8] >> 4) | ((packed[j + 4] >> 2) & 0x30)
-    return (Float(scale), Float(min))
-}
-
-/// Q4_K: f16 d, f16 dmin, 12 bytes of scales, 128 bytes of nibbles. Each 32-byte run of nibbles
-/// holds two sub-blocks (low nibbles first); x = (d * scale) * q - (dmin * min), by table per sub-block.
+/// Q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales and minimums, 128 bytes of nibbles. Each
+/// 32-byte run of nibbles holds two sub-blocks (low nibbles first); x = (d * scale) * q - (dmin * min).
 private func decodeQ4_K(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<Float>, _ blocks: Int) {
-    withHalfTable { table in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { values in
-            for b in 0 ..< blocks {
-                let block = src + b * 144, out = dst + b * 256
-                let d = half(block, table), dmin = half(block + 2, table)
-                let scales = block + 4, qs = block + 16
-                for sub in 0 ..< 8 {
-                    let (scale, min) = scaleAndMin(scales, sub)
-                    let dl = d * scale, ml = dmin * min
-                    for q in 0 ..< 16 { values[q] = dl * Float(q) - ml }
-                    let run = qs + (sub / 2) * 32, shift = UInt8((sub % 2) * 4)
-                    let o = out + sub * 32
-                    for l in 0 ..< 32 {
-                        o[l] = values[Int((run[l] >> shift) & 0x0F)]
-                    }
-                }
-            }
-        }
-    }
+    withHalfTable { qk_decode_q4_k(src, dst, blocks, $0) }
 }
 
 /// Q5_K: like Q4_K with 32 bytes of fifth bits before the nibbles: bit `sub` of byte l is the
 /// fifth bit of element l of sub-block `sub`.
 private func decodeQ5_K(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<Float>, _ blocks: Int) {
-    withHalfTable { table in
-        for b in 0 ..< blocks {
-            let block = src + b * 176, out = dst + b * 256
-            let d = half(block, table), dmin = half(block + 2, table)
-            let scales = block + 4, qh = block + 16, qs = block + 48
-            for sub in 0 ..< 8 {
-                let (scale, min) = scaleAndMin(scales, sub)
-                let dl = d * scale, ml = dmin * min
-                let run = qs + (sub / 2) * 32, shift = UInt8((sub % 2) * 4)
-                let o = out + sub * 32
-                for l in 0 ..< 32 {
-                    let q = (run[l] >> shift) & 0x0F | ((qh[l] >> UInt8(sub)) & 1) << 4
-                    o[l] = dl * Float(q) - ml
-                }
-            }
-        }
-    }
+    withHalfTable { qk_decode_q5_k(src, dst, blocks, $0) }
 }
 
 /// Q6_K: 128 bytes of low nibbles, 64 bytes of 2-bit highs, 16 signed 8-bit scales, f16 d.
@@ -256,21 +208,5 @@ private func decodeQ5_K(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer
 /// high for 64-127) and its top bits from 32 bytes (2 bits per 32 elements);
 /// x = (d * scale[i / 16]) * (q - 32).
 private func decodeQ6_K(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<Float>, _ blocks: Int) {
-    withHalfTable { table in
-        for b in 0 ..< blocks {
-            let block = src + b * 210, out = dst + b * 256
-            let ql = block, qh = block + 128, scales = block + 192
-            let d = half(block + 208, table)
-            for group in 0 ..< 16 {
-                let dl = d * Float(Int8(bitPattern: scales[group]))
-                for k in 0 ..< 16 {
-                    let i = group * 16 + k
-                    let h = i / 128, r = i % 128
-                    let low = (ql[h * 64 + r % 64] >> UInt8(4 * (r / 64))) & 0x0F
-                    let top = (qh[h * 32 + r % 32] >> UInt8(2 * (r / 32))) & 0x03
-                    out[i] = dl * Float(Int(low | top << 4) - 32)
-                }
-            }
-        }
-    }
+    withHalfTable { qk_decode_q6_k(src, dst, blocks, $0) }
 }

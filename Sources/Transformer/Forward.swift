@@ -177,10 +177,12 @@ private struct ForwardPass {
         let localTable = model.localRotary?.table(for: positions)
         let lastLayer = model.weights.layers.count - 1
         let liveRows = lastLayerRows(logitRows: logitRows)
+        var normalized = false
         for layer in model.weights.layers.indices {
             // Gemma's sliding-window layers turn q and k by their own (local) rotary base.
             let table = model.slidingWindow(layer) != nil ? localTable ?? rotaryTable : rotaryTable
-            runBlock(layer, cache: &cache, rotaryTable: table, liveRows: layer == lastLayer ? liveRows : 0 ..< rows)
+            normalized = runBlock(layer, cache: &cache, rotaryTable: table, liveRows: layer == lastLayer ? liveRows : 0 ..< rows,
+                                  normalized: normalized)
         }
         return PassProfile.time(.lmHead) { finalLogits(rows: logitRows, liveRows: liveRows, vocabulary: vocabulary) }
     }
@@ -223,15 +225,20 @@ private struct ForwardPass {
         }
     }
 
-    /// Block `l` over every row, or from attention on over `liveRows` only.
-    private mutating func runBlock(_ l: Int, cache: inout KVCache, rotaryTable: RotaryEmbedding.Table?, liveRows: Range<Int>) {
+    /// Block `l` over every row, or from attention on over `liveRows` only. `normalized`: the block
+    /// before has already put this block's attention norm of the residual stream in the workspace.
+    /// Returns whether this block did so for the next one.
+    private mutating func runBlock(_ l: Int, cache: inout KVCache, rotaryTable: RotaryEmbedding.Table?, liveRows: Range<Int>,
+                                   normalized alreadyNormalized: Bool) -> Bool {
         let config = model.config, layer = model.weights.layers[l], ws = workspace
         let d = config.dModel, dHead = config.dHead
         let qDim = config.nHeads * dHead, kvDim = config.nKVHeads * dHead, qkvWidth = qDim + 2 * kvDim
         let x = ws.residual
 
         hooks.visit(HookName(.residPre, layer: l), x, stride: d, rowShape: [d])
-        PassProfile.time(.norm) { layer.attentionNorm.apply(x, rows: rows, width: d, into: ws.normalized) }
+        if !alreadyNormalized {
+            PassProfile.time(.norm) { layer.attentionNorm.apply(x, rows: rows, width: d, into: ws.normalized) }
+        }
         PassProfile.time(.qkv) { layer.qkv.apply(ws.normalized, rows: rows, into: ws.qkv) }
         let q = ws.qkv, k = ws.qkv + qDim, v = ws.qkv + qDim + kvDim
         if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
@@ -253,7 +260,7 @@ private struct ForwardPass {
         }
 
         PassProfile.time(.attention) { attend(l, q: q, k: k, v: v, qkvWidth: qkvWidth, queryRows: liveRows, cache: &cache) }
-        guard !liveRows.isEmpty else { return }
+        guard !liveRows.isEmpty else { return false }
         // From here on, only the live rows: pointers to their first row, and their count.
         let first = liveRows.lowerBound, live = liveRows.count
         let z = ws.z + first * qDim, out = ws.sublayerOut + first * d, normalized = ws.normalized + first * d
@@ -263,10 +270,11 @@ private struct ForwardPass {
         PassProfile.time(.output) { layer.output.apply(z, rows: live, into: out) }
         if let norm = layer.postAttentionNorm { PassProfile.time(.norm) { norm.apply(out, rows: live, width: d, into: out) } }
         hooks.visit(HookName(.attentionOut, layer: l), ws.sublayerOut, stride: d, rowShape: [d])
-        PassProfile.time(.residualAdd) { Kernels.add(out, into: liveX, count: live * d) }
-        hooks.visit(HookName(.residMid, layer: l), x, stride: d, rowShape: [d])
+        if !addResidual(out, into: liveX, rows: live, normalizing: layer.mlpNorm, into: normalized,
+                        between: [HookName(.residMid, layer: l)]) {
+            PassProfile.time(.norm) { layer.mlpNorm.apply(liveX, rows: live, width: d, into: normalized) }
+        }
 
-        PassProfile.time(.norm) { layer.mlpNorm.apply(liveX, rows: live, width: d, into: normalized) }
         switch layer.mlp {
         case let .gatedSiLU(gateUp, down):
             PassProfile.time(.gateUp) { gateUp.apply(normalized, rows: live, into: ws.mlpWide) }
@@ -283,8 +291,28 @@ private struct ForwardPass {
         }
         if let norm = layer.postMLPNorm { PassProfile.time(.norm) { norm.apply(out, rows: live, width: d, into: out) } }
         hooks.visit(HookName(.mlpOut, layer: l), ws.sublayerOut, stride: d, rowShape: [d])
-        PassProfile.time(.residualAdd) { Kernels.add(out, into: liveX, count: live * d) }
-        hooks.visit(HookName(.residPost, layer: l), x, stride: d, rowShape: [d])
+        // The next block's attention norm joins this add when it covers the same rows (all).
+        let next = l + 1 < model.weights.layers.count && live == rows ? model.weights.layers[l + 1].attentionNorm : nil
+        return addResidual(out, into: liveX, rows: live, normalizing: next, into: normalized,
+                           between: [HookName(.residPost, layer: l), HookName(.residPre, layer: l + 1)])
+    }
+
+    /// `x += sum` over `rows` rows, then the hook `between[0]` on the new residual stream. With a
+    /// `norm`, the add also normalises each new row of x into `normalized` in the same step (the
+    /// row still in cache, one hand-off between the cores fewer), unless an edit of a hook
+    /// `between` the add and the norm must change x first. Returns whether it normalised.
+    private mutating func addResidual(_ sum: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, rows: Int,
+                                      normalizing norm: Norm?, into normalized: UnsafeMutablePointer<Float>,
+                                      between: [HookName]) -> Bool {
+        let d = model.config.dModel
+        let fused = norm != nil && !between.contains(where: hooks.isEdited)
+        if let norm, fused {
+            PassProfile.time(.residualAddNorm) { norm.addThenApply(sum, into: x, rows: rows, width: d, normalizedInto: normalized) }
+        } else {
+            PassProfile.time(.residualAdd) { Kernels.add(sum, into: x, count: rows * d) }
+        }
+        hooks.visit(between[0], workspace.residual, stride: d, rowShape: [d])
+        return fused
     }
 
     /// Qwen3's per-head RMSNorm of q or k, in place.

@@ -159,8 +159,11 @@ struct HookRunner {
 
     /// Whether anything happens at `hook`; hooks nobody asked for are skipped before any copy.
     func isActive(_ hook: HookName) -> Bool {
-        (capture.hooks.contains(hook) && !capturedRows.isEmpty) || edit?.hooks.contains(hook) == true
+        (capture.hooks.contains(hook) && !capturedRows.isEmpty) || isEdited(hook)
     }
+
+    /// Whether an edit changes `hook` (then the steps on either side of it cannot run as one).
+    func isEdited(_ hook: HookName) -> Bool { edit?.hooks.contains(hook) == true }
 
     /// Visits a hook whose value is one row per position: row r of the pass is `width` floats at
     /// `base + r * stride`, shaped `rowShape`. An edit writes back into the rows.

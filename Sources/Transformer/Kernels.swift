@@ -116,6 +116,12 @@ enum Kernels {
         }
     }
 
+    /// `x += y` over one row (or any `count` floats), on the calling thread.
+    @inline(__always)
+    static func addRow(_ y: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {
+        qk_add(x, y, count)
+    }
+
     /// Adds `bias` to the first `bias.count` floats of each row.
     static func addBias(_ bias: UnsafePointer<Float>, count: Int, to rows: UnsafeMutablePointer<Float>,
                         rowCount: Int, stride: Int) {

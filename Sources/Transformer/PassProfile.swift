@@ -6,7 +6,7 @@ import Synchronization
 /// included), so a pass's stages add up to its time.
 public enum PassProfile {
     public enum Stage: String, CaseIterable, Sendable {
-        case embed, norm, qkv, qkNorm = "qk_norm", rotary, attention, output, residualAdd = "residual_add"
+        case embed, norm, qkv, qkNorm = "qk_norm", rotary, attention, output, residualAdd = "residual_add", residualAddNorm = "residual_add_norm"
         case gateUp = "gate_up", activation, down, lmHead = "lm_head"
     }
 

@@ -105,12 +105,34 @@ enum Norm: Sendable {
 
     /// Normalises `rows` rows of `width` floats, spread over the cores for long inputs.
     func apply(_ x: UnsafePointer<Float>, rows: Int, width: Int, into y: UnsafeMutablePointer<Float>) {
+        forEachRow(rows: rows) { row, normalize in
+            normalize(x + row * width, width, y + row * width)
+        }
+    }
+
+    /// `x += sum`, then normalises each row of the new `x` into `y`: the residual add and the norm
+    /// after it in one step, each row normalised while it is still in cache. The same operations
+    /// in the same order as `Kernels.add` then `apply`, so the same bits.
+    func addThenApply(_ sum: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, rows: Int, width: Int,
+                      normalizedInto y: UnsafeMutablePointer<Float>) {
+        forEachRow(rows: rows) { row, normalize in
+            Kernels.addRow(sum + row * width, into: x + row * width, count: width)
+            normalize(x + row * width, width, y + row * width)
+        }
+    }
+
+    /// Runs `body(row, normalize)` for every row, spread over the cores for long inputs;
+    /// `normalize(x, width, y)` normalises one row.
+    private func forEachRow(
+        rows: Int,
+        _ body: (Int, (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void) -> Void
+    ) {
         switch self {
         case let .rms(gain, eps):
             gain.withUnsafeBufferPointer { g in
                 Kernels.forEachChunk(of: rows, minimumChunk: Kernels.rowsPerThread) { range in
                     for row in range {
-                        Kernels.rmsNorm(x + row * width, count: width, gain: g.baseAddress!, eps: eps, into: y + row * width)
+                        body(row) { Kernels.rmsNorm($0, count: $1, gain: g.baseAddress!, eps: eps, into: $2) }
                     }
                 }
             }
@@ -119,8 +141,7 @@ enum Norm: Sendable {
                 bias.withUnsafeBufferPointer { b in
                     Kernels.forEachChunk(of: rows, minimumChunk: Kernels.rowsPerThread) { range in
                         for row in range {
-                            Kernels.layerNorm(x + row * width, count: width, gain: g.baseAddress!,
-                                              bias: b.baseAddress!, eps: eps, into: y + row * width)
+                            body(row) { Kernels.layerNorm($0, count: $1, gain: g.baseAddress!, bias: b.baseAddress!, eps: eps, into: $2) }
                         }
                     }
                 }

@@ -107,3 +107,80 @@ void qk_decode_q8_0(const uint8_t *source, float *destination, long blocks, cons
         for (int j = 0; j < 32; j++) out[j] = (float)qs[j] * d;
     }
 }
+
+// The 6-bit scale and minimum of sub-block `sub` (0-7) of a Q4_K/Q5_K super-block, packed in 12 bytes.
+static inline void k_scale_min(const uint8_t *packed, int sub, float *scale, float *min) {
+    if (sub < 4) {
+        *scale = (float)(packed[sub] & 0x3F);
+        *min = (float)(packed[sub + 4] & 0x3F);
+    } else {
+        int j = sub - 4;
+        *scale = (float)((packed[j + 8] & 0x0F) | ((packed[j] >> 2) & 0x30));
+        *min = (float)((packed[j + 8] >> 4) | ((packed[j + 4] >> 2) & 0x30));
+    }
+}
+
+PER_CPU
+void qk_decode_q4_k(const uint8_t *source, float *destination, long blocks, const float *half) {
+    for (long b = 0; b < blocks; b++) {
+        const uint8_t *block = source + b * 144, *scales = block + 4, *qs = block + 16;
+        float *out = destination + b * 256;
+        float d = half_at(block, half), dmin = half_at(block + 2, half);
+        for (int sub = 0; sub < 8; sub++) {
+            float scale, min;
+            k_scale_min(scales, sub, &scale, &min);
+            float dl = d * scale, ml = dmin * min;
+            const uint8_t *run = qs + (sub / 2) * 32;
+            int shift = (sub % 2) * 4;
+            float *o = out + sub * 32;
+            for (int l = 0; l < 32; l++) o[l] = dl * (float)((run[l] >> shift) & 0x0F) - ml;
+        }
+    }
+}
+
+PER_CPU
+void qk_decode_q5_k(const uint8_t *source, float *destination, long blocks, const float *half) {
+    for (long b = 0; b < blocks; b++) {
+        const uint8_t *block = source + b * 176, *scales = block + 4, *qh = block + 16, *qs = block + 48;
+        float *out = destination + b * 256;
+        float d = half_at(block, half), dmin = half_at(block + 2, half);
+        for (int sub = 0; sub < 8; sub++) {
+            float scale, min;
+            k_scale_min(scales, sub, &scale, &min);
+            float dl = d * scale, ml = dmin * min;
+            const uint8_t *run = qs + (sub / 2) * 32;
+            int shift = (sub % 2) * 4;
+            float *o = out + sub * 32;
+            for (int l = 0; l < 32; l++) {
+                int q = ((run[l] >> shift) & 0x0F) | (((qh[l] >> sub) & 1) << 4);
+                o[l] = dl * (float)q - ml;
+            }
+        }
+    }
+}
+
+PER_CPU
+void qk_decode_q6_k(const uint8_t *source, float *destination, long blocks, const float *half) {
+    for (long b = 0; b < blocks; b++) {
+        const uint8_t *block = source + b * 210, *ql = block, *qh = block + 128;
+        const int8_t *scales = (const int8_t *)(block + 192);
+        float *out = destination + b * 256;
+        float d = half_at(block + 208, half);
+        // Element 128h + 32j + l: low nibble from byte 64h + 32(j % 2) + l (high nibble when j >= 2),
+        // top two bits from byte 32h + l (bits 2j, 2j + 1); scale of group (128h + 32j + l) / 16.
+        for (int h = 0; h < 2; h++) {
+            for (int j = 0; j < 4; j++) {
+                const uint8_t *low = ql + 64 * h + 32 * (j % 2), *top = qh + 32 * h;
+                int lowShift = 4 * (j / 2), topShift = 2 * j;
+                for (int part = 0; part < 2; part++) {
+                    float dl = d * (float)scales[8 * h + 2 * j + part];
+                    float *o = out + 128 * h + 32 * j + 16 * part;
+                    for (int l = 16 * part; l < 16 * part + 16; l++) {
+                        int q = ((low[l] >> lowShift) & 0x0F) | (((top[l] >> topShift) & 0x03) << 4);
+                        o[l - 16 * part] = dl * (float)(q - 32);
+                    }
+                }
+            }
+        }
+    }
+}

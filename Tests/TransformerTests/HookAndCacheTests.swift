@@ -112,6 +112,20 @@ final class HookAndCacheTests: XCTestCase {
         let unchanged = try llama.forward(ids, logits: .all, edit: HookEdit(Set(llama.hookNames.filter { $0.point != .pattern })) { _ in })
         XCTAssertEqual(unchanged.logits.values, clean.logits.values)
 
+        // An edit between a residual add and the norm after it reaches the norm (the add and the
+        // norm then run as two steps). Llama has no biases, so a zero stream stays zero: zeroing it
+        // after block 0 leaves block 1 nothing to add, the same as zeroing it before block 1.
+        let zero: (inout Activation) -> Void = { $0.values = [Float](repeating: 0, count: $0.values.count) }
+        let afterBlock = try llama.forward(ids, logits: .all, capture: HookCapture([HookName(.residMid, layer: 1)]),
+                                           edit: HookEdit([HookName(.residPost, layer: 0)], zero))
+        XCTAssertTrue(try XCTUnwrap(afterBlock[HookName(.residMid, layer: 1)]).values.allSatisfy { $0 == 0 })
+        let beforeBlock = try llama.forward(ids, logits: .all, edit: HookEdit([HookName(.residPre, layer: 1)], zero))
+        XCTAssertEqual(afterBlock.logits.values, beforeBlock.logits.values)
+        XCTAssertNotEqual(afterBlock.logits.values, clean.logits.values)
+        let afterAttention = try llama.forward(ids, logits: .all, capture: HookCapture([HookName(.residPost, layer: 0)]),
+                                               edit: HookEdit([HookName(.residMid, layer: 0)], zero))
+        XCTAssertTrue(try XCTUnwrap(afterAttention[HookName(.residPost, layer: 0)]).values.allSatisfy { $0 == 0 })
+
         // The final norm's output is the LM head's input: zero gives zero logits.
         let zeroed = try llama.forward(ids, logits: .last, edit: HookEdit([HookName(.finalNormalized)]) { x in
             x.values = [Float](repeating: 0, count: x.values.count)

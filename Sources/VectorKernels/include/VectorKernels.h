@@ -61,6 +61,13 @@ void qk_decode_q4_0(const uint8_t *source, float *destination, long blocks, cons
 void qk_decode_q4_1(const uint8_t *source, float *destination, long blocks, const float *half);
 void qk_decode_q8_0(const uint8_t *source, float *destination, long blocks, const float *half);
 
+/// GGUF K-quant 256-element super-blocks to float32, each sub-block's values as
+/// `(d * scale) * q - (dmin * min)` (Q4_K: 4-bit q; Q5_K: 5-bit q, its fifth bits in a plane of
+/// their own) or `(d * scale) * (q - 32)` (Q6_K: 6-bit q, 16 signed 8-bit scales).
+void qk_decode_q4_k(const uint8_t *source, float *destination, long blocks, const float *half);
+void qk_decode_q5_k(const uint8_t *source, float *destination, long blocks, const float *half);
+void qk_decode_q6_k(const uint8_t *source, float *destination, long blocks, const float *half);
+
 /// A hint to the core that this thread is spinning on a memory word (x86 `pause`), which
 /// spares the memory system and a sibling hardware thread.
 static inline void qk_spin_pause(void) {
