@@ -120,42 +120,40 @@ static inline void k_scale_min(const uint8_t *packed, int sub, float *scale, flo
     }
 }
 
+// One Q4_K or Q5_K super-block: 256 values from 4-bit `qs`, with fifth bits from `qh` when it
+// is not null (bit `sub` of byte l is the fifth bit of element l of sub-block `sub`).
+static inline void decode_k_super_block(const uint8_t *block, const uint8_t *qh, const uint8_t *qs, float *out,
+                                        const float *half) {
+    const uint8_t *scales = block + 4;
+    float d = half_at(block, half), dmin = half_at(block + 2, half);
+    for (int sub = 0; sub < 8; sub++) {
+        float scale, min;
+        k_scale_min(scales, sub, &scale, &min);
+        float dl = d * scale, ml = dmin * min;
+        const uint8_t *run = qs + (sub / 2) * 32;
+        int shift = (sub % 2) * 4;
+        float *o = out + sub * 32;
+        for (int l = 0; l < 32; l++) {
+            int q = (run[l] >> shift) & 0x0F;
+            if (qh) q |= ((qh[l] >> sub) & 1) << 4;
+            o[l] = dl * (float)q - ml;
+        }
+    }
+}
+
 PER_CPU
 void qk_decode_q4_k(const uint8_t *source, float *destination, long blocks, const float *half) {
     for (long b = 0; b < blocks; b++) {
-        const uint8_t *block = source + b * 144, *scales = block + 4, *qs = block + 16;
-        float *out = destination + b * 256;
-        float d = half_at(block, half), dmin = half_at(block + 2, half);
-        for (int sub = 0; sub < 8; sub++) {
-            float scale, min;
-            k_scale_min(scales, sub, &scale, &min);
-            float dl = d * scale, ml = dmin * min;
-            const uint8_t *run = qs + (sub / 2) * 32;
-            int shift = (sub % 2) * 4;
-            float *o = out + sub * 32;
-            for (int l = 0; l < 32; l++) o[l] = dl * (float)((run[l] >> shift) & 0x0F) - ml;
-        }
+        const uint8_t *block = source + b * 144;
+        decode_k_super_block(block, 0, block + 16, destination + b * 256, half);
     }
 }
 
 PER_CPU
 void qk_decode_q5_k(const uint8_t *source, float *destination, long blocks, const float *half) {
     for (long b = 0; b < blocks; b++) {
-        const uint8_t *block = source + b * 176, *scales = block + 4, *qh = block + 16, *qs = block + 48;
-        float *out = destination + b * 256;
-        float d = half_at(block, half), dmin = half_at(block + 2, half);
-        for (int sub = 0; sub < 8; sub++) {
-            float scale, min;
-            k_scale_min(scales, sub, &scale, &min);
-            float dl = d * scale, ml = dmin * min;
-            const uint8_t *run = qs + (sub / 2) * 32;
-            int shift = (sub % 2) * 4;
-            float *o = out + sub * 32;
-            for (int l = 0; l < 32; l++) {
-                int q = ((run[l] >> shift) & 0x0F) | (((qh[l] >> sub) & 1) << 4);
-                o[l] = dl * (float)q - ml;
-            }
-        }
+        const uint8_t *block = source + b * 176;
+        decode_k_super_block(block, block + 16, block + 48, destination + b * 256, half);
     }
 }
 
