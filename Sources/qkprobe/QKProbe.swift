@@ -1,5 +1,6 @@
 import ArgumentParser
 import RunStore
+import Transformer
 
 @main
 struct QKProbe: ParsableCommand {
@@ -17,6 +18,7 @@ struct QKProbe: ParsableCommand {
     static func main() {
         // A damaged run file that makes libhdf5 fault ends in one line naming it, not a crash report.
         HDF5FaultGuard.install()
+        Transformer.keepFreedMemoryForReuse()
         main(nil)
     }
 }
