@@ -1,4 +1,7 @@
 #include "VectorKernels.h"
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #pragma clang fp contract(off)
 
@@ -181,4 +184,11 @@ void qk_decode_q6_k(const uint8_t *source, float *destination, long blocks, cons
             }
         }
     }
+}
+
+void qk_keep_freed_memory(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+#endif
 }

@@ -9,9 +9,6 @@
 // so the numbers are the same bits on every CPU.
 
 #include <stdint.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 #pragma clang fp contract(off)
 
@@ -84,11 +81,6 @@ static inline void qk_spin_pause(void) {
 /// Fixes glibc's allocator thresholds so that freed blocks up to 32 MB (the largest threshold
 /// glibc accepts on 64-bit systems) stay in the heap, and up to 128 MB of free space at its top
 /// before it is handed back to the kernel. Does nothing without glibc.
-static inline void qk_keep_freed_memory(void) {
-#if defined(__GLIBC__)
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 128 << 20);
-#endif
-}
+void qk_keep_freed_memory(void);
 
 #endif
