@@ -43,13 +43,16 @@ extension Transformer {
 /// a hypervisor's steal): a ratio of two numbers measured a minute apart measures that change
 /// as much as the code. So each round times one pass of each model and, with `ideal`, one
 /// "ideal pass" (every weight product of the pass, as often as the pass runs it, each on its
-/// own in float32), back to back; a ratio is taken within each round and the median reported.
+/// own in float32) and one warm ideal pass (`IdealPass`), back to back; a ratio is taken within
+/// each round and the median reported.
 public struct PassBenchmark: Sendable {
-    /// One round: seconds of the pass (and of the float32 pass and the ideal pass, when asked).
+    /// One round: seconds of the pass (and of the float32 pass and the two ideal passes, when asked).
     public struct Round: Sendable {
         public let seconds: Double
         public let float32Seconds: Double?
         public let idealSeconds: Double?
+        /// The ideal with one matrix per shape, in cache from its second call on.
+        public let warmIdealSeconds: Double?
     }
 
     /// One weight product of the ideal: its shape, how often a pass runs it, and the median over
@@ -74,6 +77,9 @@ public struct PassBenchmark: Sendable {
     public var speedOverFloat32: Double? { Self.median(rounds.compactMap { r in r.float32Seconds.map { $0 / r.seconds } }) }
     /// The median over rounds of ideal time / pass time: the share of the ideal the pass reaches.
     public var shareOfIdeal: Double? { Self.median(rounds.compactMap { r in r.idealSeconds.map { $0 / r.seconds } }) }
+    /// The median over rounds of warm ideal time / pass time: the share of an ideal whose weights
+    /// stay in cache, which no pass can reach (it reads each layer's weights once).
+    public var warmShareOfIdeal: Double? { Self.median(rounds.compactMap { r in r.warmIdealSeconds.map { $0 / r.seconds } }) }
     /// The same for the float32 pass.
     public var float32ShareOfIdeal: Double? {
         Self.median(rounds.compactMap { r in r.idealSeconds.flatMap { ideal in r.float32Seconds.map { ideal / $0 } } })
@@ -108,6 +114,7 @@ public struct PassBenchmark: Sendable {
         _ = try model.forward(prompt)
         _ = try float32?.forward(prompt)
         idealPass?.run()
+        idealPass?.run(warm: true)
         var measured: [Round] = [], callSeconds: [[Double]] = []
         for _ in 0 ..< rounds {
             let seconds = try timed { _ = try model.forward(prompt) }
@@ -115,7 +122,8 @@ public struct PassBenchmark: Sendable {
             let perShape = idealPass?.run()
             if let perShape { callSeconds.append(perShape) }
             measured.append(Round(seconds: seconds, float32Seconds: float32Seconds,
-                                  idealSeconds: perShape.map { zip($0, idealPass!.counts).reduce(0) { $0 + $1.0 * Double($1.1) } }))
+                                  idealSeconds: idealPass.flatMap { pass in perShape.map(pass.passSeconds) },
+                                  warmIdealSeconds: idealPass.map { $0.passSeconds($0.run(warm: true)) }))
         }
         let products = idealPass.map { pass in
             pass.shapes.indices.map { index in
@@ -133,33 +141,53 @@ public struct PassBenchmark: Sendable {
 /// Every weight product of a pass, run alone in float32 as often as the pass runs it: each call
 /// shares the columns evenly over the cores, one OpenBLAS sgemm per core (no panels, no
 /// decoding, nothing between the products).
-private struct IdealPass {
+///
+/// A pass reads each layer's weights once, from memory, and so does the ideal: each shape cycles
+/// through enough copies of its matrix that at least `evictionBytes` of other weights are read
+/// between two uses of one copy. The warm ideal runs every call of a shape on its first copy,
+/// which stays in cache from the second call on: faster than any pass can be.
+struct IdealPass {
     let shapes: [Transformer.ProductShape]
     let counts: [Int]
-    private let buffers: [(a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>)]
+    private let buffers: [(a: UnsafeMutablePointer<Float>, b: [UnsafeMutablePointer<Float>], c: UnsafeMutablePointer<Float>)]
+
+    /// Several times the last-level cache of the CPUs this runs on (32 MB a Zen 4 CCD).
+    static let evictionBytes = 256 << 20
+
+    /// Copies of a matrix of `bytes` for `count` calls: one more than it takes to fill
+    /// `evictionBytes` with the others, and never more than there are calls.
+    static func coldCopies(bytes: Int, count: Int) -> Int {
+        min(count, 1 + (evictionBytes + bytes - 1) / max(bytes, 1))
+    }
 
     init(_ products: [(shape: Transformer.ProductShape, count: Int)]) {
         shapes = products.map(\.shape)
         counts = products.map(\.count)
-        buffers = shapes.map { shape in
+        buffers = products.map { shape, count in
             let a = UnsafeMutablePointer<Float>.allocate(capacity: shape.m * shape.k)
-            let b = UnsafeMutablePointer<Float>.allocate(capacity: shape.n * shape.k)
             let c = UnsafeMutablePointer<Float>.allocate(capacity: shape.m * shape.n)
             for i in 0 ..< shape.m * shape.k { a[i] = Float(i % 17) * 0.01 - 0.08 }
-            for i in 0 ..< shape.n * shape.k { b[i] = Float(i % 13) * 0.01 - 0.06 }
+            let copies = Self.coldCopies(bytes: shape.n * shape.k * MemoryLayout<Float>.size, count: count)
+            let b = (0 ..< copies).map { _ in
+                let b = UnsafeMutablePointer<Float>.allocate(capacity: shape.n * shape.k)
+                for i in 0 ..< shape.n * shape.k { b[i] = Float(i % 13) * 0.01 - 0.06 }
+                return b
+            }
             return (a, b, c)
         }
     }
 
-    /// Runs every product its count of times; returns the mean seconds of one call of each shape.
+    /// Runs every product its count of times (`warm`: all on a shape's first copy); returns the
+    /// mean seconds of one call of each shape.
     @discardableResult
-    func run() -> [Double] {
+    func run(warm: Bool = false) -> [Double] {
         shapes.indices.map { index in
-            let shape = shapes[index], (a, b, c) = buffers[index]
+            let shape = shapes[index], (a, copies, c) = buffers[index]
             let cores = min(Kernels.coreCount, max(1, (shape.n + 15) / 16))
             let panels = (shape.n + 15) / 16
             let start = DispatchTime.now().uptimeNanoseconds
-            for _ in 0 ..< counts[index] {
+            for call in 0 ..< counts[index] {
+                let b = copies[warm ? 0 : call % copies.count]
                 Kernels.parallelFor(cores) { core in
                     let first = panels * core / cores * 16, end = min(shape.n, panels * (core + 1) / cores * 16)
                     BLAS.gemm(m: shape.m, n: end - first, k: shape.k, a, lda: shape.k, b + first * shape.k, ldb: shape.k,
@@ -170,10 +198,15 @@ private struct IdealPass {
         }
     }
 
+    /// The seconds of a whole ideal pass from `run`'s seconds per call.
+    func passSeconds(_ perCall: [Double]) -> Double {
+        zip(perCall, counts).reduce(0) { $0 + $1.0 * Double($1.1) }
+    }
+
     func deallocate() {
-        for (a, b, c) in buffers {
+        for (a, copies, c) in buffers {
             a.deallocate()
-            b.deallocate()
+            copies.forEach { $0.deallocate() }
             c.deallocate()
         }
     }

@@ -344,9 +344,13 @@ private struct ForwardPass {
 
         cache.keys[l].withUnsafeMutableBufferPointer { keys in
             cache.values[l].withUnsafeMutableBufferPointer { values in
-                for row in 0 ..< rows {
-                    (keys.baseAddress! + (start + row) * kvDim).update(from: k + row * qkvWidth, count: kvDim)
-                    (values.baseAddress! + (start + row) * kvDim).update(from: v + row * qkvWidth, count: kvDim)
+                // Shared over the cores like every other step: on one core the others would wait.
+                let (keyRows, valueRows) = (keys.baseAddress!, values.baseAddress!)
+                Kernels.forEachChunk(of: rows, minimumChunk: Kernels.rowsPerThread) { range in
+                    for row in range {
+                        (keyRows + (start + row) * kvDim).update(from: k + row * qkvWidth, count: kvDim)
+                        (valueRows + (start + row) * kvDim).update(from: v + row * qkvWidth, count: kvDim)
+                    }
                 }
                 guard !queryRows.isEmpty else { return }
                 pattern.withUnsafeMutableBufferPointer { patternBuffer in

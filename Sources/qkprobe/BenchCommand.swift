@@ -14,13 +14,15 @@ struct BenchCommand: ParsableCommand {
             Runs a prompt of --tokens token ids (logits at the last position only) once to warm up, then \
             --runs rounds, and prints the median time as tokens/s and achieved GFLOP/s (multiply-adds of every \
             matrix product and of causal attention count 2), and the peak resident memory. --compare also \
-            loads the model with float32 weights, --ideal also runs the float32 sgemm ideal: every weight \
+            loads the model with float32 weights. --ideal also runs the float32 sgemm ideal: every weight \
             product of the pass, as often as the pass runs it, alone in float32 (every core, one OpenBLAS \
-            sgemm each on an even share of the columns). Each round times one of each back to back, so a \
-            shared machine's slow spells fall on all alike; the ratios printed (float32 speed, share of the \
-            ideal) are the medians of the rounds' own ratios. The share of the ideal is also printed as the \
-            fastest ideal pass over the fastest pass: a busy machine only adds time, so each kind's fastest \
-            round is its nearest to an undisturbed one.
+            sgemm each on an even share of the columns), its weights read from memory as a pass reads them; \
+            and the warm ideal, the same products on one matrix per shape, which stays in cache (no pass can \
+            do that). Each round times one of each back to back, so a shared machine's slow spells fall on \
+            all alike; the ratios printed (float32 speed, shares of the ideals) are the medians of the \
+            rounds' own ratios. The share of the ideal is also printed as the fastest ideal pass over the \
+            fastest pass: a busy machine only adds time, so each kind's fastest round is its nearest to an \
+            undisturbed one.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -37,7 +39,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also time the model with float32 weights in each round and print the speed ratio.")
     var compare = false
 
-    @Flag(help: "Also time the pass's weight products alone in float32 (the sgemm ideal) in each round and print the share of it the pass reaches.")
+    @Flag(help: "Also time the pass's weight products alone in float32 (the sgemm ideal; and the warm ideal, its weights in cache) in each round and print the share of each the pass reaches.")
     var ideal = false
 
     @Flag(help: "Also time the stages of the pass (norms, products, attention, ...) over --runs passes of their own.")
@@ -99,6 +101,7 @@ struct BenchCommand: ParsableCommand {
                 object["ideal_seconds"] = idealSeconds
                 object["ideal_tokens_per_second"] = Double(tokens) / idealSeconds
                 object["share_of_ideal"] = share
+                if let warm = result.warmShareOfIdeal { object["warm_share_of_ideal"] = warm }
                 if let float32Share = result.float32ShareOfIdeal { object["float32_share_of_ideal"] = float32Share }
                 object["fastest_share_of_ideal"] = result.fastestShareOfIdeal
                 if let float32Share = result.fastestFloat32ShareOfIdeal { object["fastest_float32_share_of_ideal"] = float32Share }
@@ -129,6 +132,9 @@ struct BenchCommand: ParsableCommand {
             var line = "ideal       float32 sgemm pass \(fixed(idealSeconds, 4)) s = \(fixed(Double(tokens) / idealSeconds)) tokens/s; pass reaches \(fixed(share, 3)) of it"
             if let float32Share = result.float32ShareOfIdeal { line += " (float32 weights: \(fixed(float32Share, 3)))" }
             print(line + " (median of the rounds' ratios)")
+            if let warm = result.warmShareOfIdeal {
+                print("            warm ideal (one matrix per shape, in cache): pass reaches \(fixed(warm, 3)) of it")
+            }
             if let fastest = result.fastestShareOfIdeal {
                 let float32 = result.fastestFloat32ShareOfIdeal.map { " (float32 weights: \(fixed($0, 3)))" } ?? ""
                 print("            fastest ideal pass over fastest pass: \(fixed(fastest, 3))\(float32)")

@@ -155,7 +155,7 @@ final class RuntimeCommandTests: XCTestCase {
         let compared = try CLI.run(["bench", "--model", model, "--tokens", "16", "--runs", "2", "--compare", "--ideal", "--format", "json"])
         XCTAssertEqual(compared.status, 0, compared.stderr)
         let shares = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(compared.stdout.utf8)) as? [String: Any])
-        for key in ["share_of_ideal", "float32_share_of_ideal", "fastest_share_of_ideal", "fastest_float32_share_of_ideal",
+        for key in ["share_of_ideal", "warm_share_of_ideal", "float32_share_of_ideal", "fastest_share_of_ideal", "fastest_float32_share_of_ideal",
                     "speed_over_float32"] {
             XCTAssertGreaterThan(try XCTUnwrap(shares[key] as? Double, key), 0, key)
         }
