@@ -167,11 +167,13 @@ struct IdealPass {
             let a = UnsafeMutablePointer<Float>.allocate(capacity: shape.m * shape.k)
             let c = UnsafeMutablePointer<Float>.allocate(capacity: shape.m * shape.n)
             for i in 0 ..< shape.m * shape.k { a[i] = Float(i % 17) * 0.01 - 0.08 }
+            let first = UnsafeMutablePointer<Float>.allocate(capacity: shape.n * shape.k)
+            for i in 0 ..< shape.n * shape.k { first[i] = Float(i % 13) * 0.01 - 0.06 }
             let copies = Self.coldCopies(bytes: shape.n * shape.k * MemoryLayout<Float>.size, count: count)
-            let b = (0 ..< copies).map { _ in
-                let b = UnsafeMutablePointer<Float>.allocate(capacity: shape.n * shape.k)
-                for i in 0 ..< shape.n * shape.k { b[i] = Float(i % 13) * 0.01 - 0.06 }
-                return b
+            let b = [first] + (1 ..< copies).map { _ in
+                let copy = UnsafeMutablePointer<Float>.allocate(capacity: shape.n * shape.k)
+                copy.initialize(from: first, count: shape.n * shape.k)
+                return copy
             }
             return (a, b, c)
         }
