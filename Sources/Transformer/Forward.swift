@@ -250,16 +250,34 @@ private struct ForwardPass {
         hooks.visit(HookName(.query, layer: l), q, stride: qkvWidth, rowShape: [config.nHeads, dHead])
         hooks.visit(HookName(.key, layer: l), k, stride: qkvWidth, rowShape: [config.nKVHeads, dHead])
         hooks.visit(HookName(.value, layer: l), v, stride: qkvWidth, rowShape: [config.nKVHeads, dHead])
+        // The new keys and values go into the cache in the rotary step, each core copying the rows
+        // it has just turned, unless an edit of the turned keys must change them first.
+        var cached = false
         if let rotary = model.rotary, let rotaryTable {
+            let rows = rows, heads = config.nHeads + config.nKVHeads
+            cached = !hooks.isEdited(HookName(.rotatedKey, layer: l))
             PassProfile.time(.rotary) {
                 // The key heads follow the query heads in each row: one step turns both.
-                rotary.apply(to: q, rows: rows, stride: qkvWidth, heads: config.nHeads + config.nKVHeads, table: rotaryTable)
+                if cached {
+                    cache.storing(layer: l, keys: k, values: v, stride: qkvWidth, start: start) { store in
+                        rotary.apply(to: q, rows: rows, stride: qkvWidth, heads: heads, table: rotaryTable, then: store)
+                    }
+                } else {
+                    rotary.apply(to: q, rows: rows, stride: qkvWidth, heads: heads, table: rotaryTable)
+                }
             }
             hooks.visit(HookName(.rotatedQuery, layer: l), q, stride: qkvWidth, rowShape: [config.nHeads, dHead])
             hooks.visit(HookName(.rotatedKey, layer: l), k, stride: qkvWidth, rowShape: [config.nKVHeads, dHead])
         }
+        if !cached {
+            let rows = rows
+            cache.storing(layer: l, keys: k, values: v, stride: qkvWidth, start: start) { store in
+                // Shared over the cores like every other step: on one core the others would wait.
+                Kernels.forEachChunk(of: rows, minimumChunk: Kernels.rowsPerThread, store)
+            }
+        }
 
-        PassProfile.time(.attention) { attend(l, q: q, k: k, v: v, qkvWidth: qkvWidth, queryRows: liveRows, cache: &cache) }
+        PassProfile.time(.attention) { attend(l, q: q, qkvWidth: qkvWidth, queryRows: liveRows, cache: cache) }
         guard !liveRows.isEmpty else { return false }
         // From here on, only the live rows: pointers to their first row, and their count.
         let first = liveRows.lowerBound, live = liveRows.count
@@ -277,16 +295,14 @@ private struct ForwardPass {
 
         switch layer.mlp {
         case let .gatedSiLU(gateUp, down):
-            PassProfile.time(.gateUp) { gateUp.apply(normalized, rows: live, into: ws.mlpWide) }
-            PassProfile.time(.activation) { Kernels.siluGate(ws.mlpWide, rows: live, width: down.inputs, into: ws.mlpHidden) }
+            PassProfile.time(.gateUp) { gateUp.applyGated(normalized, rows: live, wide: ws.mlpWide, gate: .silu, into: ws.mlpHidden) }
             PassProfile.time(.down) { down.apply(ws.mlpHidden, rows: live, into: out) }
         case let .gelu(up, down):
             PassProfile.time(.gateUp) { up.apply(normalized, rows: live, into: ws.mlpHidden) }
             PassProfile.time(.activation) { Kernels.geluTanh(ws.mlpHidden, count: live * up.outputs) }
             PassProfile.time(.down) { down.apply(ws.mlpHidden, rows: live, into: out) }
         case let .gatedGELU(gateUp, down):
-            PassProfile.time(.gateUp) { gateUp.apply(normalized, rows: live, into: ws.mlpWide) }
-            PassProfile.time(.activation) { Kernels.geluTanhGate(ws.mlpWide, rows: live, width: down.inputs, into: ws.mlpHidden) }
+            PassProfile.time(.gateUp) { gateUp.applyGated(normalized, rows: live, wide: ws.mlpWide, gate: .geluTanh, into: ws.mlpHidden) }
             PassProfile.time(.down) { down.apply(ws.mlpHidden, rows: live, into: out) }
         }
         if let norm = layer.postMLPNorm { PassProfile.time(.norm) { norm.apply(out, rows: live, width: d, into: out) } }
@@ -328,11 +344,10 @@ private struct ForwardPass {
         }
     }
 
-    /// Appends this pass's keys and values to the cache, then attends over all of it into z for
-    /// the rows `queryRows`.
-    private mutating func attend(_ l: Int, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
-                                 v: UnsafeMutablePointer<Float>, qkvWidth: Int, queryRows: Range<Int>,
-                                 cache: inout KVCache) {
+    /// Attends over the cache, this pass's keys and values already in it, into z for the rows
+    /// `queryRows`.
+    private mutating func attend(_ l: Int, q: UnsafeMutablePointer<Float>, qkvWidth: Int, queryRows: Range<Int>,
+                                 cache: KVCache) {
         let config = model.config
         let kvDim = config.nKVHeads * config.dHead, keyCount = start + rows
         let patternHook = HookName(.pattern, layer: l)
@@ -342,16 +357,8 @@ private struct ForwardPass {
         let window = model.slidingWindow(l)
         let first = queryRows.lowerBound, zStride = config.nHeads * config.dHead, z = workspace.z + first * zStride
 
-        cache.keys[l].withUnsafeMutableBufferPointer { keys in
-            cache.values[l].withUnsafeMutableBufferPointer { values in
-                // Shared over the cores like every other step: on one core the others would wait.
-                let (keyRows, valueRows) = (keys.baseAddress!, values.baseAddress!)
-                Kernels.forEachChunk(of: rows, minimumChunk: Kernels.rowsPerThread) { range in
-                    for row in range {
-                        (keyRows + (start + row) * kvDim).update(from: k + row * qkvWidth, count: kvDim)
-                        (valueRows + (start + row) * kvDim).update(from: v + row * qkvWidth, count: kvDim)
-                    }
-                }
+        cache.keys[l].withUnsafeBufferPointer { keys in
+            cache.values[l].withUnsafeBufferPointer { values in
                 guard !queryRows.isEmpty else { return }
                 pattern.withUnsafeMutableBufferPointer { patternBuffer in
                     // Pattern rows are live rows; the kernel counts them from the first live row.

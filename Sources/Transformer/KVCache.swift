@@ -46,6 +46,25 @@ public struct KVCache: Sendable {
         capacity = grown
     }
 
+    /// Runs `body` with a `store` that copies rows of a pass's new keys and values (row r at
+    /// `k + r * stride`, `v + r * stride`) into layer `layer` at position `start + r`. `store`
+    /// may run on several threads at once for disjoint rows.
+    mutating func storing<R>(layer: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, stride: Int,
+                             start: Int, _ body: (_ store: (Range<Int>) -> Void) -> R) -> R {
+        let width = width
+        return keys[layer].withUnsafeMutableBufferPointer { keyRows in
+            values[layer].withUnsafeMutableBufferPointer { valueRows in
+                let (keyBase, valueBase) = (keyRows.baseAddress!, valueRows.baseAddress!)
+                return body { rows in
+                    for row in rows {
+                        (keyBase + (start + row) * width).update(from: k + row * stride, count: width)
+                        (valueBase + (start + row) * width).update(from: v + row * stride, count: width)
+                    }
+                }
+            }
+        }
+    }
+
     mutating func append(_ newTokens: [Int]) {
         tokens += newTokens
     }

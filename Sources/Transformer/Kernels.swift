@@ -60,26 +60,24 @@ enum Kernels {
 
     // MARK: Activations
 
-    /// SwiGLU: `silu(gate) * up` for each row of a [rows, 2F] buffer holding gate then up,
-    /// into [rows, F]. `silu(g) = g / (1 + exp(-g))`, as PyTorch's vectorised SiLU computes it.
-    static func siluGate(_ gateUp: UnsafePointer<Float>, rows: Int, width: Int, into y: UnsafeMutablePointer<Float>) {
-        forEachChunk(of: rows, minimumChunk: rowsPerThread) { range in
-            for row in range {
-                let gate = gateUp + row * 2 * width
-                qk_silu_gate(gate, gate + width, y + row * width, width)
-            }
-        }
+    /// The activation of a gated MLP: SwiGLU's silu (`g / (1 + exp(-g))`, as PyTorch's vectorised
+    /// SiLU computes it) or GeGLU's tanh GELU (PyTorch's `gelu(approximate="tanh")`).
+    enum Gate: Sendable {
+        case silu, geluTanh
     }
 
-    /// Gemma's gated MLP: `gelu_tanh(gate) * up` for each row of a [rows, 2F] buffer holding gate
-    /// then up, into [rows, F] (PyTorch's `gelu(approximate="tanh")`, then the product).
-    static func geluTanhGate(_ gateUp: UnsafePointer<Float>, rows: Int, width: Int, into y: UnsafeMutablePointer<Float>) {
-        forEachChunk(of: rows, minimumChunk: rowsPerThread) { range in
-            for row in range {
-                let gate = gateUp + row * 2 * width, up = gate + width, out = y + row * width
-                for i in 0 ..< width {
-                    out[i] = geluTanh(gate[i]) * up[i]
-                }
+    /// `gate(g) * up` for the hidden units `units` of each of `rows` rows of a [rows, 2F] buffer
+    /// holding gate then up, into those units of [rows, F], on the calling thread (the cores each
+    /// take their own units, `WeightMatrix.multiplyGated`).
+    static func gated(_ gate: Gate, _ gateUp: UnsafePointer<Float>, rows: Int, width: Int, units: Range<Int>,
+                      into y: UnsafeMutablePointer<Float>) {
+        for row in 0 ..< rows {
+            let g = gateUp + row * 2 * width + units.lowerBound, up = g + width, out = y + row * width + units.lowerBound
+            switch gate {
+            case .silu:
+                qk_silu_gate(g, up, out, units.count)
+            case .geluTanh:
+                for i in 0 ..< units.count { out[i] = geluTanh(g[i]) * up[i] }
             }
         }
     }

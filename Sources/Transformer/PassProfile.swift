@@ -5,6 +5,8 @@ import Synchronization
 /// switched on; stages are timed on the thread that runs the pass (each stage's parallel work
 /// included), so a pass's stages add up to its time.
 public enum PassProfile {
+    /// `rotary` includes copying the new keys and values into the cache (one step), and `gate_up`
+    /// a gated MLP's activation (`activation` is GPT-2's GELU alone).
     public enum Stage: String, CaseIterable, Sendable {
         case embed, norm, qkv, qkNorm = "qk_norm", rotary, attention, output, residualAdd = "residual_add", residualAddNorm = "residual_add_norm"
         case gateUp = "gate_up", activation, down, lmHead = "lm_head"

@@ -97,8 +97,10 @@ struct RotaryEmbedding: Sendable {
 
     /// Rotates `heads` heads of `rows` rows in place, the rows shared over the cores; row r starts
     /// at `x + r * stride` and holds the heads back to back. `x·cos + rotate_half(x)·sin`, where
-    /// rotate_half(x) = [-x₂, x₁].
-    func apply(to x: UnsafeMutablePointer<Float>, rows: Int, stride: Int, heads: Int, table: Table) {
+    /// rotate_half(x) = [-x₂, x₁]. Each core then calls `then` on the rows it turned, while they
+    /// are in its cache.
+    func apply(to x: UnsafeMutablePointer<Float>, rows: Int, stride: Int, heads: Int, table: Table,
+               then: (Range<Int>) -> Void = { _ in }) {
         let half = headDim / 2
         table.cos.withUnsafeBufferPointer { cos in
             table.sin.withUnsafeBufferPointer { sin in
@@ -110,6 +112,7 @@ struct RotaryEmbedding: Sendable {
                             qk_rotate_half(first, first + half, c, s, half)
                         }
                     }
+                    then(range)
                 }
             }
         }

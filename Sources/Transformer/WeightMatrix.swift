@@ -171,9 +171,11 @@ struct WeightMatrix: @unchecked Sendable {
     /// The panels of a product: each core's even share of the output columns (W's rows) in whole
     /// 16-row groups, cut into equal panels of at most `maximumPanelRows`. The cuts depend on the
     /// thread count (a run records it), never on how the weights are kept.
-    static func panels(rows n: Int, columns k: Int, inputRows m: Int) -> [[Range<Int>]] {
+    /// `multiplyAdds` is the work the cores share, `m · n · k` unless the product does more per
+    /// column (a gated product's two halves).
+    static func panels(rows n: Int, columns k: Int, inputRows m: Int, multiplyAdds: Int? = nil) -> [[Range<Int>]] {
         let groups = (n + 15) / 16
-        let chunks = min(Kernels.coreCount, groups, max(1, m * n * k / parallelWork))
+        let chunks = min(Kernels.coreCount, groups, max(1, (multiplyAdds ?? m * n * k) / parallelWork))
         let maximum = maximumPanelRows(columns: k)
         return (0 ..< chunks).map { chunk in
             let first = groups * chunk / chunks * 16, end = min(n, groups * (chunk + 1) / chunks * 16)
@@ -192,25 +194,57 @@ struct WeightMatrix: @unchecked Sendable {
         guard m > 0, rows > 0 else { return }
         let k = columns
         let chunks = Self.panels(rows: rows, columns: k, inputRows: m)
+        shareOverCores(chunks) { chunk, read in
+            for panel in chunks[chunk] {
+                BLAS.gemm(m: m, n: panel.count, k: k, x, lda: k, read(panel), ldb: k, transposeB: true,
+                          y + panel.lowerBound, ldc: ldc)
+            }
+        }
+    }
+
+    /// The gated MLP's product and activation in one step: this matrix is [gate; up], each
+    /// [F, columns]. Each core takes its share of the F hidden units (`panels` of F), computes their
+    /// gate columns and their up columns into `wide` ([m, 2F]: gate, then up), and then calls
+    /// `activate(units)` on them while they are in its cache: no hand-off between the cores and no
+    /// second pass over `wide`. The dot products are those of `multiply`, in calls half as wide,
+    /// whose last bits OpenBLAS may round differently; stored and float32 weights still make the
+    /// same calls.
+    func multiplyGated(_ x: UnsafePointer<Float>, rows m: Int, into wide: UnsafeMutablePointer<Float>,
+                       then activate: (Range<Int>) -> Void) {
+        let hidden = rows / 2, k = columns
+        guard m > 0, hidden > 0 else { return }
+        let chunks = Self.panels(rows: hidden, columns: k, inputRows: m, multiplyAdds: m * rows * k)
+        shareOverCores(chunks) { chunk, read in
+            for units in chunks[chunk] {
+                for half in [0, hidden] {
+                    BLAS.gemm(m: m, n: units.count, k: k, x, lda: k, read(half + units.lowerBound ..< half + units.upperBound),
+                              ldb: k, transposeB: true, wide + half + units.lowerBound, ldc: rows)
+                }
+                activate(units)
+            }
+        }
+    }
+
+    /// Runs `body(chunk, read)` for each of `chunks` on the cores, where `read(rows)` gives rows of
+    /// this matrix in float32: in place, or for stored weights decoded into the core's own scratch
+    /// (valid until its next call), so that both make the same sgemm calls.
+    private func shareOverCores(_ chunks: [[Range<Int>]],
+                                _ body: (_ chunk: Int, _ read: (Range<Int>) -> UnsafePointer<Float>) -> Void) {
         switch storage {
         case let .float32(values):
             values.withUnsafeBufferPointer { w in
-                let base = w.baseAddress!
+                let base = w.baseAddress!, k = columns
                 Kernels.parallelFor(chunks.count) { chunk in
-                    for panel in chunks[chunk] {
-                        BLAS.gemm(m: m, n: panel.count, k: k, x, lda: k, base + panel.lowerBound * k, ldb: k, transposeB: true,
-                                  y + panel.lowerBound, ldc: ldc)
-                    }
+                    body(chunk) { base + $0.lowerBound * k }
                 }
             }
         case .stored:
             Kernels.parallelFor(chunks.count) { chunk in
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: (chunks[chunk].map(\.count).max() ?? 0) * k)
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: (chunks[chunk].map(\.count).max() ?? 0) * columns)
                 defer { scratch.deallocate() }
-                for panel in chunks[chunk] {
-                    decodeRows(panel, into: scratch)
-                    BLAS.gemm(m: m, n: panel.count, k: k, x, lda: k, scratch, ldb: k, transposeB: true,
-                              y + panel.lowerBound, ldc: ldc)
+                body(chunk) { rows in
+                    decodeRows(rows, into: scratch)
+                    return UnsafePointer(scratch)
                 }
             }
         }

@@ -89,6 +89,18 @@ struct Linear: Sendable {
         return copy
     }
 
+    /// A gated MLP's fused [gate; up] product and its activation: `rows` rows of `inputs` floats
+    /// → gate and up in `wide` ([rows, outputs]), then `gate(gate) * up` into `y` ([rows, outputs / 2]).
+    func applyGated(_ x: UnsafePointer<Float>, rows: Int, wide: UnsafeMutablePointer<Float>, gate: Kernels.Gate,
+                    into y: UnsafeMutablePointer<Float>) {
+        // The families with gated MLPs have no gate/up biases, and their loaders make none.
+        precondition(bias == nil, "a gated MLP with biases")
+        let hidden = outputs / 2
+        weight.multiplyGated(x, rows: rows, into: wide) { units in
+            Kernels.gated(gate, wide, rows: rows, width: hidden, units: units, into: y)
+        }
+    }
+
     /// `rows` rows of `inputs` floats → `rows` rows of `outputs` floats (`outputStride` apart).
     func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, outputStride: Int? = nil) {
         let ldc = outputStride ?? outputs

@@ -137,6 +137,18 @@ final class HookAndCacheTests: XCTestCase {
         }
     }
 
+    /// An edit of the turned keys reaches the cache attention reads (the copy into the cache, which
+    /// otherwise joins the rotary step, then waits for it): doubling every key of a layer doubles
+    /// its scores exactly, as doubling every query does.
+    func testAnEditOfTheTurnedKeysReachesAttention() throws {
+        let llama = try model(), ids = try prompt()
+        let double: (inout Activation) -> Void = { $0.values = $0.values.map { 2 * $0 } }
+        let keys = try llama.forward(ids, logits: .all, edit: HookEdit([HookName(.rotatedKey, layer: 0)], double))
+        let queries = try llama.forward(ids, logits: .all, edit: HookEdit([HookName(.rotatedQuery, layer: 0)], double))
+        XCTAssertEqual(keys.logits.values, queries.logits.values)
+        XCTAssertNotEqual(keys.logits.values, try llama.forward(ids, logits: .all).logits.values)
+    }
+
     // MARK: KV cache
 
     /// A prompt run in pieces (a prefix, then one token at a time) gives the logits and keys of

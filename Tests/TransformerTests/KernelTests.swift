@@ -172,4 +172,35 @@ final class KernelTests: XCTestCase {
             }
         }
     }
+
+    /// A gated MLP's product and activation in one step (each core its own hidden units) against
+    /// the whole product, then the activation element by element: a hidden width that is no
+    /// multiple of 16, enough work to be shared over the cores, and a single row.
+    func testGatedProductMatchesTheProductThenTheActivation() {
+        let hidden = 200, columns = 96
+        let weights = (0 ..< 2 * hidden * columns).map { Float(($0 * 7919) % 1999) / 1999 - 0.5 }
+        let matrix = WeightMatrix(float32: weights, rows: 2 * hidden, columns: columns)
+        for rows in [64, 1] {
+            let x = (0 ..< rows * columns).map { Float(($0 * 104_729) % 997) / 250 - 2 }
+            var whole = [Float](repeating: 0, count: rows * 2 * hidden)
+            matrix.multiply(x, rows: rows, into: &whole, ldc: 2 * hidden)
+            for gate in [Kernels.Gate.silu, .geluTanh] {
+                var wide = [Float](repeating: .nan, count: rows * 2 * hidden)
+                var output = [Float](repeating: .nan, count: rows * hidden)
+                let linear = Linear(outputs: 2 * hidden, inputs: columns, weight: matrix, bias: nil)
+                wide.withUnsafeMutableBufferPointer { w in
+                    linear.applyGated(x, rows: rows, wide: w.baseAddress!, gate: gate, into: &output)
+                }
+                for row in 0 ..< rows {
+                    for unit in 0 ..< hidden {
+                        let g = whole[row * 2 * hidden + unit], u = whole[row * 2 * hidden + hidden + unit]
+                        let expected = gate == .silu ? g / (1 + Kernels.exp(-g)) * u : Kernels.geluTanh(g) * u
+                        let actual = output[row * hidden + unit]
+                        XCTAssertEqual(actual, expected, accuracy: 1e-5 * max(1, abs(expected)), "\(gate), row \(row), unit \(unit)")
+                    }
+                }
+                XCTAssertFalse(wide.contains { $0.isNaN }, "every gate and up column written")
+            }
+        }
+    }
 }
